@@ -1,0 +1,1 @@
+"""Serving foundation on Ray Serve: HTTP ingress, builders and shared leaf modules."""
