@@ -31,9 +31,5 @@ class UnknownUser(PlatformError):
     status, title = 404, "unknown_user"
 
 
-class NotFound(PlatformError):
-    status, title = 404, "not_found"
-
-
 class ModelUnavailable(PlatformError):
     status, title = 503, "model_unavailable"

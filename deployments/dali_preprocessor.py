@@ -1,0 +1,80 @@
+"""DaliPreprocessor: decode, resize and normalize encoded images with an NVIDIA DALI pipeline."""
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from nvidia.dali import backend as dali_backend
+from nvidia.dali import fn, pipeline_def, types
+from ray import serve
+
+from serve_app.artifacts.shapes import shape_png
+from serve_app.errors import InvalidImage
+
+logger = logging.getLogger("ray.serve")
+MAX_BATCH = 16
+
+
+def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool):
+    """A DALI pipeline fed encoded bytes through `feed_input("encoded", ...)`, yielding CHW float32."""
+
+    # feed_input needs prefetch_queue_depth=1; the CPU build requires device_id=None.
+    @pipeline_def(batch_size=MAX_BATCH, num_threads=1, device_id=0 if use_gpu else None,
+                  prefetch_queue_depth=1, exec_dynamic=True)
+    def pipeline():
+        encoded = fn.external_source(name="encoded", dtype=types.UINT8)
+        images = fn.decoders.image(encoded, device="mixed" if use_gpu else "cpu", output_type=types.RGB)
+        images = fn.resize(images, resize_x=size, resize_y=size)
+        return fn.crop_mirror_normalize(
+            images, dtype=types.FLOAT, output_layout="CHW",
+            mean=[m * 255 for m in mean], std=[s * 255 for s in std],
+        )
+
+    built = pipeline()
+    built.build()
+    return built
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.25})
+class DaliPreprocessor:
+    """Turns encoded PNG/JPEG bytes into the vision model's normalized input tensor."""
+
+    def __init__(self, model_dir: str):
+        spec = json.loads((Path(model_dir) / "model.json").read_text())
+        self.use_gpu = dali_backend.GetCUDADeviceCount() > 0
+        self.pipeline = build_pipeline(spec["size"], spec["mean"], spec["std"], self.use_gpu)
+        self._decode([shape_png("circle", seed=0)])
+        logger.info("DaliPreprocessor ready", extra={"dali_device": "gpu" if self.use_gpu else "cpu"})
+
+    def _decode(self, images: list[bytes]) -> list[np.ndarray]:
+        self.pipeline.feed_input("encoded", [np.frombuffer(image, np.uint8) for image in images])
+        (output,) = self.pipeline.run()
+        if self.use_gpu:
+            output = output.as_cpu()
+        return list(output.as_array())
+
+    def _decode_each(self, images: list[bytes]) -> list[np.ndarray | InvalidImage]:
+        """One undecodable image fails DALI's whole batch, so retry one by one to isolate it."""
+        try:
+            return self._decode(images)
+        except RuntimeError:
+            results: list[np.ndarray | InvalidImage] = []
+            for image in images:
+                try:
+                    results.extend(self._decode([image]))
+                except RuntimeError:
+                    results.append(InvalidImage("the image could not be decoded"))
+            return results
+
+    @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=0.002)
+    async def _preprocess_batch(self, images: list[bytes]) -> list[np.ndarray | InvalidImage]:
+        # DALI blocks; a worker thread keeps the replica's event loop serving.
+        return await asyncio.to_thread(self._decode_each, images)
+
+    async def preprocess(self, image: bytes) -> np.ndarray:
+        result = await self._preprocess_batch(image)
+        if isinstance(result, InvalidImage):
+            raise result
+        return result

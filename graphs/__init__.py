@@ -1,0 +1,1 @@
+"""DAG ensembles wired from deployment handles."""

@@ -1,0 +1,34 @@
+"""Application builder named in serve_config.yaml (`import_path: serve_app.app:build_app`)."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from ray.serve import Application
+
+from deployments.dali_preprocessor import DaliPreprocessor
+from deployments.feature_lookup import FeatureLookup
+from deployments.llm_server import LLMServer
+from deployments.ranker import Ranker
+from deployments.vision_classifier import VisionClassifier
+from serve_app.artifacts import ArtifactLayout
+from serve_app.ingress import Ingress
+from serve_app.settings import PlatformSettings
+
+
+class PlatformArgs(BaseModel):
+    """Builder arguments: where the models are and how the LLM engine runs."""
+
+    artifacts_dir: Path = Field(default_factory=lambda: PlatformSettings().artifacts_dir)
+    llm_engine_args: dict = Field(default_factory=dict)
+
+
+def build_app(args: PlatformArgs) -> Application:
+    """Bind every model deployment and hand their handles to the HTTP ingress."""
+    layout = ArtifactLayout(root=args.artifacts_dir)
+    return Ingress.bind(
+        DaliPreprocessor.bind(str(layout.vision)),
+        VisionClassifier.bind(str(layout.vision)),
+        FeatureLookup.bind(str(layout.feature_repo)),
+        Ranker.bind(str(layout.ranker)),
+        LLMServer.bind(str(layout.llm), args.llm_engine_args),
+    )

@@ -1,0 +1,74 @@
+"""Start a private local Ray cluster and deploy serve_config.yaml on it, as a user would with
+`serve deploy`; used by the test suite and the benchmarks so both run the real platform."""
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from serve_app.settings import REPO_ROOT
+
+SERVE_CLI = str(Path(sys.executable).parent / "serve")
+
+
+@dataclass(frozen=True)
+class LocalPlatform:
+    base_url: str
+    dashboard_url: str
+    session_dir: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve_cli(*args: str, timeout: float = 120) -> str:
+    return subprocess.run([SERVE_CLI, *args], check=True, capture_output=True, text=True,
+                          timeout=timeout).stdout
+
+
+def wait_ready(base_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{base_url}/health/ready", timeout=5).status_code == 200:
+                return
+        time.sleep(2)
+    raise TimeoutError(f"{base_url} not ready after {timeout_s}s")
+
+
+@contextlib.contextmanager
+def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus: int = 2,
+                   ready_timeout_s: float = 600) -> Iterator[LocalPlatform]:
+    """A fresh cluster owned by the caller (never someone else's), the config deployed on a free port."""
+    import ray
+    from ray import serve
+
+    config = yaml.safe_load(config_path.read_text())
+    port = free_port()
+    config["http_options"]["port"] = port
+    context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,
+                       dashboard_host="127.0.0.1", dashboard_port=free_port())
+    try:
+        session_dir = Path(context.address_info["session_dir"])
+        deployed = session_dir / "serve_config.yaml"
+        deployed.write_text(yaml.safe_dump(config))
+        platform = LocalPlatform(f"http://127.0.0.1:{port}", f"http://{context.dashboard_url}", session_dir)
+        serve_cli("deploy", str(deployed), "--address", platform.dashboard_url)
+        try:
+            wait_ready(platform.base_url, ready_timeout_s)
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{serve_cli('status', '--address', platform.dashboard_url)}") from None
+        yield platform
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -1,0 +1,63 @@
+"""The one place where exceptions become `application/problem+json` responses."""
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from ray.serve.context import _get_serve_request_context
+
+from serve_app.errors import MalformedJson, PlatformError, ValidationFailed
+from serve_app.schemas import Problem
+
+logger = logging.getLogger("ray.serve")
+
+
+def current_request_id() -> str | None:
+    """Serve's request id: the client's X-Request-Id, or one Serve generated; it follows every handle call."""
+    return _get_serve_request_context().request_id or None
+
+
+def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None) -> JSONResponse:
+    problem = Problem(title=title, status=status, detail=detail, requestId=current_request_id(), errors=errors)
+    return JSONResponse(problem.model_dump(exclude_none=True), status_code=status,
+                        media_type="application/problem+json")
+
+
+def problem_response(error: PlatformError, errors: list[dict] | None = None) -> JSONResponse:
+    return _problem(error.status, error.title, error.detail, errors)
+
+
+async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
+    logger.info("request failed", extra={"problem": error.title, "detail": error.detail})
+    return problem_response(error)
+
+
+async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+    issues = error.errors()
+    if any(issue["type"] == "json_invalid" for issue in issues):
+        return problem_response(MalformedJson("request body is not valid JSON"))
+    fields = [{"field": ".".join(str(p) for p in issue["loc"][1:]) or "body", "message": issue["msg"]}
+              for issue in issues]
+    return problem_response(ValidationFailed("request body failed validation"), errors=fields)
+
+
+async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
+    """Routing errors from FastAPI itself (unknown path, wrong method)."""
+    phrase = HTTPStatus(error.status_code).phrase
+    return _problem(error.status_code, phrase.lower().replace(" ", "_"), str(error.detail))
+
+
+async def _unexpected_error(_: Request, error: Exception) -> JSONResponse:
+    # Log the traceback for operators; the client only learns that it failed.
+    logger.exception("unhandled error")
+    return problem_response(PlatformError("internal error"))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PlatformError, _platform_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,94 @@
+"""The recsys artifact, its Feast repo and the FeatureLookup/Ranker deployments, without Ray."""
+
+import asyncio
+import math
+
+import pandas as pd
+import pytest
+from feast import FeatureStore
+from tqdm import tqdm
+
+from deployments.feature_lookup import FeatureLookup
+from deployments.ranker import Ranker
+from serve_app.artifacts import ArtifactLayout, recsys
+from serve_app.errors import UnknownUser
+from serve_app.ranking_metrics import ndcg_at_k
+
+UNKNOWN_USER = 10_000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[ArtifactLayout, dict]:
+    layout = ArtifactLayout(root=tmp_path_factory.mktemp("artifacts"))
+    with tqdm(disable=True) as progress:
+        metrics = recsys.build(layout.ranker, layout.feature_repo, progress)
+    return layout, metrics
+
+
+@pytest.fixture(scope="module")
+def lookup(built) -> FeatureLookup:
+    return FeatureLookup.func_or_class(str(built[0].feature_repo))
+
+
+@pytest.fixture(scope="module")
+def ranker(built) -> Ranker:
+    return Ranker.func_or_class(str(built[0].ranker))
+
+
+@pytest.mark.parametrize(("recommended", "relevant", "k", "expected"), [
+    ([1, 2, 3], {1, 2}, 10, 1.0),
+    ([3, 1], {1}, 10, 1 / math.log2(3)),
+    ([3, 1, 2], {1, 2}, 3, (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))),
+    ([3, 4, 1], {1}, 2, 0.0),
+    ([2, 1], {1, 2}, 1, 1.0),
+    ([1, 2], set(), 10, 0.0),
+])
+def test_ndcg_at_k(recommended, relevant, k, expected):
+    assert ndcg_at_k(recommended, relevant, k) == pytest.approx(expected)
+
+
+def test_model_beats_random_and_popularity(built):
+    _, metrics = built
+    assert metrics["ndcg@10"] > metrics["ndcg@10_random"] + 0.15
+    assert metrics["ndcg@10"] > metrics["ndcg@10_popularity"] + 0.05
+
+
+def test_online_store_knows_built_users_only(built):
+    store = FeatureStore(repo_path=str(built[0].feature_repo))
+    rows = store.get_online_features(["user_features:user_ctr"], {"user_id": [1, UNKNOWN_USER]}).to_dict()
+    assert rows["user_ctr"][0] is not None
+    assert rows["user_ctr"][1] is None
+
+
+def test_lookup_and_rank_answer_top_k(lookup, ranker):
+    features = asyncio.run(lookup.lookup(1))
+    assert features.user_id == 1 and len(features.item_ids) == 200
+    top = asyncio.run(ranker.rank(features, k=10))
+    assert len(top) == 10 and len({row["item_id"] for row in top}) == 10
+    assert set(top[0]) == {"item_id", "score"} and {row["item_id"] for row in top} <= set(features.item_ids)
+    assert [row["score"] for row in top] == sorted((row["score"] for row in top), reverse=True)
+
+
+def test_unknown_user_raises(lookup):
+    with pytest.raises(UnknownUser):
+        asyncio.run(lookup.lookup(UNKNOWN_USER))
+
+
+def test_served_path_reproduces_heldout_ndcg(built, lookup, ranker):
+    """Ranking held-out items through FeatureLookup and Ranker scores as the builder measured:
+    training and serving build features the same way."""
+    layout, metrics = built
+    heldout = pd.read_parquet(layout.ranker / "heldout.parquet")
+
+    async def user_ndcg(user_id: int, group: pd.DataFrame) -> float:
+        scored = await ranker.rank(await lookup.lookup(user_id), k=len(lookup.item_ids))
+        shown = set(group["item_id"])
+        order = [row["item_id"] for row in scored if row["item_id"] in shown]
+        return ndcg_at_k(order, set(group.loc[group["clicked"] == 1, "item_id"]), 10)
+
+    async def mean_ndcg() -> float:
+        groups = [(u, g) for u, g in heldout.groupby("user_id") if g["clicked"].any()]
+        values = [await user_ndcg(int(u), g) for u, g in groups]
+        return sum(values) / len(values)
+
+    assert asyncio.run(mean_ndcg()) == pytest.approx(metrics["ndcg@10"], abs=2e-3)
