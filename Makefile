@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 DATA := $(CURDIR)/.data
 REDIS_PORT ?= 6379
 export PLATFORM_ARTIFACTS_DIR ?= $(DATA)/artifacts
+# Ray 2.60 clusters started here use token auth (token in ~/.ray/auth_token); the serve CLI
+# only sends the token when the mode is set explicitly.
+export RAY_AUTH_MODE ?= token
 
 .PHONY: run test setup redis artifacts deploy status bench
 

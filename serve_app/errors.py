@@ -19,6 +19,10 @@ class MalformedJson(PlatformError):
     status, title = 400, "malformed_json"
 
 
+class UnsupportedMediaType(PlatformError):
+    status, title = 415, "unsupported_media_type"
+
+
 class ValidationFailed(PlatformError):
     status, title = 422, "validation_failed"
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from ray.serve.context import _get_serve_request_context
 
-from serve_app.errors import MalformedJson, PlatformError, ValidationFailed
+from serve_app.errors import MalformedJson, PlatformError, UnsupportedMediaType, ValidationFailed
 from serve_app.schemas import Problem
 
 logger = logging.getLogger("ray.serve")
@@ -35,7 +35,12 @@ async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
     return problem_response(error)
 
 
-async def _validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    # FastAPI parses a body as JSON only when it says so (curl -d sends a form content type).
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and "json" not in content_type:
+        return problem_response(UnsupportedMediaType(
+            f"send the body as JSON with Content-Type: application/json, not {content_type or 'nothing'!r}"))
     issues = error.errors()
     if any(issue["type"] == "json_invalid" for issue in issues):
         return problem_response(MalformedJson("request body is not valid JSON"))

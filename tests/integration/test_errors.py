@@ -30,6 +30,12 @@ def test_malformed_json_is_400(client, path):
     assert_problem(response, 400, "malformed_json")
 
 
+def test_body_that_is_not_declared_json_is_415(client):
+    response = client.post("/v1/graphs/recommend", content=b'{"user_id": 1}',
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert_problem(response, 415, "unsupported_media_type")
+
+
 @pytest.mark.parametrize("payload, field", [
     ({}, "image"),
     ({"image": ""}, "image"),

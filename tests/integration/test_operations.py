@@ -40,7 +40,8 @@ def _log_lines_with(session_dir, request_id: str, timeout_s: float = 10) -> dict
             for line in path.read_text(errors="replace").splitlines():
                 if request_id in line:
                     record = json.loads(line)
-                    found.setdefault(record["deployment"], []).append(record)
+                    deployment = record["deployment"].removeprefix(f"{APP_NAME}_")
+                    found.setdefault(deployment, []).append(record)
         if set(found) >= {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} \
                 or time.monotonic() > deadline:
             return found
