@@ -18,6 +18,9 @@ ENGINE_ENV = {
     # placement to the OS and the replica's num_cpus.
     "VLLM_CPU_OMP_THREADS_BIND": "nobind",
     "VLLM_NO_USAGE_STATS": "1",
+    # vLLM's own logging set-up runs dictConfig, which closes every existing handler, Serve's
+    # JSON log file included: the replica would log nothing after the import.
+    "VLLM_CONFIGURE_LOGGING": "0",
 }
 DEFAULT_ENGINE_ARGS = {
     "dtype": "float32",
