@@ -11,17 +11,17 @@ from nvidia.dali import fn, pipeline_def, types
 from ray import serve
 
 from serve_app.artifacts.shapes import shape_png
+from serve_app.batching import BatchingConfig, apply_batching
 from serve_app.errors import InvalidImage
 
 logger = logging.getLogger("ray.serve")
-MAX_BATCH = 16
 
 
-def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool):
+def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool, max_batch: int):
     """A DALI pipeline fed encoded bytes through `feed_input("encoded", ...)`, yielding CHW float32."""
 
     # feed_input needs prefetch_queue_depth=1; the CPU build requires device_id=None.
-    @pipeline_def(batch_size=MAX_BATCH, num_threads=1, device_id=0 if use_gpu else None,
+    @pipeline_def(batch_size=max_batch, num_threads=1, device_id=0 if use_gpu else None,
                   prefetch_queue_depth=1, exec_dynamic=True)
     def pipeline():
         encoded = fn.external_source(name="encoded", dtype=types.UINT8)
@@ -42,15 +42,24 @@ class DaliPreprocessor:
     """Turns encoded PNG/JPEG bytes into the vision model's normalized input tensor."""
 
     def __init__(self, model_dir: str):
-        spec = json.loads((Path(model_dir) / "model.json").read_text())
+        self.spec = json.loads((Path(model_dir) / "model.json").read_text())
         self.use_gpu = dali_backend.GetCUDADeviceCount() > 0
-        self.pipeline = build_pipeline(spec["size"], spec["mean"], spec["std"], self.use_gpu)
-        self._decode([shape_png("circle", seed=0)])
+        self.reconfigure(BatchingConfig().model_dump())
         logger.info("DaliPreprocessor ready", extra={"dali_device": "gpu" if self.use_gpu else "cpu"})
 
+    def reconfigure(self, user_config: dict) -> None:
+        """Batching knobs from serve_config.yaml; DALI's batch size is fixed per pipeline, so rebuild it."""
+        config = BatchingConfig(**user_config)
+        spec = self.spec
+        self.pipeline = build_pipeline(spec["size"], spec["mean"], spec["std"], self.use_gpu,
+                                       config.max_batch_size)
+        apply_batching(self._preprocess_batch, config)
+        self._decode([shape_png("circle", seed=0)])
+
     def _decode(self, images: list[bytes]) -> list[np.ndarray]:
-        self.pipeline.feed_input("encoded", [np.frombuffer(image, np.uint8) for image in images])
-        (output,) = self.pipeline.run()
+        pipeline = self.pipeline  # one pipeline per batch, even if reconfigure swaps it meanwhile
+        pipeline.feed_input("encoded", [np.frombuffer(image, np.uint8) for image in images])
+        (output,) = pipeline.run()
         if self.use_gpu:
             output = output.as_cpu()
         return list(output.as_array())
@@ -68,7 +77,7 @@ class DaliPreprocessor:
                     results.append(InvalidImage("the image could not be decoded"))
             return results
 
-    @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=0.002)
+    @serve.batch
     async def _preprocess_batch(self, images: list[bytes]) -> list[np.ndarray | InvalidImage]:
         # DALI blocks; a worker thread keeps the replica's event loop serving.
         return await asyncio.to_thread(self._decode_each, images)

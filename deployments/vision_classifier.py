@@ -9,6 +9,8 @@ import numpy as np
 import onnxruntime as ort
 from ray import serve
 
+from serve_app.batching import BatchingConfig, apply_batching
+
 logger = logging.getLogger("ray.serve")
 
 
@@ -24,6 +26,7 @@ class VisionClassifier:
     def __init__(self, model_dir: str, top_k: int = 3):
         spec = json.loads((Path(model_dir) / "model.json").read_text())
         self.labels: list[str] = spec["labels"]
+        self.size: int = spec["size"]
         self.top_k = min(top_k, len(self.labels))
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
@@ -32,6 +35,7 @@ class VisionClassifier:
         self.session = ort.InferenceSession(str(Path(model_dir) / "model.onnx"), options, providers=providers)
         self.input_name = self.session.get_inputs()[0].name
         self._infer(np.zeros((1, 3, spec["size"], spec["size"]), np.float32))
+        self.reconfigure(BatchingConfig().model_dump())
         logger.info("VisionClassifier ready", extra={"providers": self.session.get_providers()})
 
     def _infer(self, batch: np.ndarray) -> list[dict]:
@@ -40,9 +44,18 @@ class VisionClassifier:
         for row in probabilities:
             best = np.argsort(row)[::-1][: self.top_k]
             top_k = [{"label": self.labels[i], "score": float(row[i])} for i in best]
-            results.append({"label": top_k[0]["label"], "score": top_k[0]["score"], "top_k": top_k})
+            results.append({"label": top_k[0]["label"], "score": top_k[0]["score"], "top_k": top_k,
+                            "probabilities": row.tolist()})
         return results
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.002)
+    def describe(self) -> dict:
+        """Input size and labels in output order, for clients that ask for the model's metadata."""
+        return {"size": self.size, "labels": self.labels}
+
+    def reconfigure(self, user_config: dict) -> None:
+        """Batching knobs from serve_config.yaml, applied live."""
+        apply_batching(self.classify, BatchingConfig(**user_config))
+
+    @serve.batch
     async def classify(self, tensors: list[np.ndarray]) -> list[dict]:
         return await asyncio.to_thread(self._infer, np.stack(tensors))

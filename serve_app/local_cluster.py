@@ -36,6 +36,25 @@ def serve_cli(*args: str, timeout: float = 120) -> str:
                           timeout=timeout).stdout
 
 
+def app_status(dashboard_url: str, app_name: str = "platform") -> dict:
+    return yaml.safe_load(serve_cli("status", "--address", dashboard_url))["applications"].get(app_name, {})
+
+
+def deploy(platform: LocalPlatform, config_path: Path, timeout_s: float = 600) -> None:
+    """`serve deploy` the config, then wait until this deployment (not the previous one) is RUNNING and ready."""
+    before = app_status(platform.dashboard_url).get("last_deployed_time_s")
+    serve_cli("deploy", str(config_path), "--address", platform.dashboard_url)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = app_status(platform.dashboard_url)
+        if status.get("last_deployed_time_s") != before and status.get("status") == "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not RUNNING after {timeout_s}s: {status}")
+        time.sleep(1)
+    wait_ready(platform.base_url, timeout_s)
+
+
 def wait_ready(base_url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -63,11 +82,7 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
         deployed = session_dir / "serve_config.yaml"
         deployed.write_text(yaml.safe_dump(config))
         platform = LocalPlatform(f"http://127.0.0.1:{port}", f"http://{context.dashboard_url}", session_dir)
-        serve_cli("deploy", str(deployed), "--address", platform.dashboard_url)
-        try:
-            wait_ready(platform.base_url, ready_timeout_s)
-        except TimeoutError as error:
-            raise TimeoutError(f"{error}\n{serve_cli('status', '--address', platform.dashboard_url)}") from None
+        deploy(platform, deployed, ready_timeout_s)
         yield platform
     finally:
         serve.shutdown()

@@ -64,3 +64,14 @@ def test_softmax_rows_sum_to_one():
     rows = softmax(np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]]))
     assert np.allclose(rows.sum(axis=1), 1.0)
     assert rows[1, 0] == pytest.approx(1.0)
+
+
+def test_reconfigure_retunes_batching_live(vision_dir):
+    preprocessor = DaliPreprocessor.func_or_class(vision_dir)
+    preprocessor.reconfigure({"max_batch_size": 4, "batch_wait_timeout_s": 0.01})
+    assert preprocessor._preprocess_batch._get_max_batch_size() == 4
+    assert preprocessor._preprocess_batch._get_batch_wait_timeout_s() == 0.01
+    # The rebuilt DALI pipeline takes the new batch size.
+    assert len(preprocessor._decode_each([shape_png("square", i) for i in range(4)])) == 4
+    with pytest.raises(Exception):
+        preprocessor.reconfigure({"max_batch_size": 0})
