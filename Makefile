@@ -9,12 +9,12 @@ export PLATFORM_ARTIFACTS_DIR ?= $(DATA)/artifacts
 # only sends the token when the mode is set explicitly.
 export RAY_AUTH_MODE ?= token
 
-.PHONY: run test setup redis artifacts deploy status bench
+.PHONY: run test setup triton-setup redis artifacts deploy status bench materialize
 
 run: setup redis artifacts
 	$(BIN)/serve run serve_config.yaml
 
-test: setup redis artifacts
+test: setup triton-setup redis artifacts
 	$(BIN)/python -m pytest
 
 setup: $(VENV)/.installed
@@ -27,6 +27,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
+	touch $@
+
+# The reference Triton server (tests of the Triton adapter, benchmarks) in its own virtualenv:
+# PyTriton needs numpy<2, the platform numpy 2.
+triton-setup: .venv-triton/.installed
+
+.venv-triton/.installed:
+	$(PYTHON) -m venv .venv-triton
+	.venv-triton/bin/pip install -q --upgrade pip
+	.venv-triton/bin/pip install -q nvidia-pytriton==0.7.0 "numpy<2" onnxruntime==1.31.1 nvidia-dali-cuda120==2.4.0
 	touch $@
 
 # A local redis-server (Debian package) unless one already answers on $(REDIS_PORT).
@@ -42,6 +52,10 @@ redis:
 artifacts: setup
 	$(BIN)/python -m serve_app.artifacts
 
+# Feature rows newer than the last run, into the online store named by PLATFORM_ONLINE_STORE (sqlite|redis).
+materialize: setup redis artifacts
+	$(BIN)/python -m serve_app.artifacts.materialize
+
 # Against a running cluster (`ray start --head`): deploy the config and show its status.
 deploy: setup artifacts
 	$(BIN)/serve deploy serve_config.yaml
@@ -49,5 +63,6 @@ deploy: setup artifacts
 status:
 	$(BIN)/serve status
 
-bench: setup redis artifacts
-	$(BIN)/python -m benchmarks.classify_vs_plain
+bench: setup triton-setup redis artifacts
+	for b in classify_vs_plain graphs_load triton_vs_platform decode_dali_opencv_pillow feature_lookup; do \
+	  $(BIN)/python -m benchmarks.$$b || exit 1; done

@@ -7,34 +7,14 @@ from pathlib import Path
 
 import numpy as np
 from nvidia.dali import backend as dali_backend
-from nvidia.dali import fn, pipeline_def, types
 from ray import serve
 
+from deployments.dali_pipeline import build_pipeline
 from serve_app.artifacts.shapes import shape_png
 from serve_app.batching import BatchingConfig, apply_batching
 from serve_app.errors import InvalidImage
 
 logger = logging.getLogger("ray.serve")
-
-
-def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool, max_batch: int):
-    """A DALI pipeline fed encoded bytes through `feed_input("encoded", ...)`, yielding CHW float32."""
-
-    # feed_input needs prefetch_queue_depth=1; the CPU build requires device_id=None.
-    @pipeline_def(batch_size=max_batch, num_threads=1, device_id=0 if use_gpu else None,
-                  prefetch_queue_depth=1, exec_dynamic=True)
-    def pipeline():
-        encoded = fn.external_source(name="encoded", dtype=types.UINT8)
-        images = fn.decoders.image(encoded, device="mixed" if use_gpu else "cpu", output_type=types.RGB)
-        images = fn.resize(images, resize_x=size, resize_y=size)
-        return fn.crop_mirror_normalize(
-            images, dtype=types.FLOAT, output_layout="CHW",
-            mean=[m * 255 for m in mean], std=[s * 255 for s in std],
-        )
-
-    built = pipeline()
-    built.build()
-    return built
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25})

@@ -24,8 +24,8 @@ class Ranker:
         self.feature_names: list[str] = spec["feature_names"]
         self.model = lgb.Booster(model_file=str(Path(model_dir) / "model.txt"))
         # One candidate through the whole path checks model.json against the shared feature code.
-        self._scores(CandidateFeatures(user_id=0, user=dict.fromkeys(USER_COLUMNS, 0.0), item_ids=[0],
-                                       items={column: [0.0] for column in ITEM_COLUMNS}))
+        self._scores(CandidateFeatures(user_id=0, known_user=True, user=dict.fromkeys(USER_COLUMNS, 0.0),
+                                       item_ids=[0], items={column: [0.0] for column in ITEM_COLUMNS}))
         logger.info("Ranker ready: %d features, held-out %s", len(self.feature_names), spec.get("heldout"))
 
     def _scores(self, features: CandidateFeatures) -> np.ndarray:
@@ -37,3 +37,11 @@ class Ranker:
         scores = self._scores(features)
         best = np.argsort(-scores, kind="stable")[:k]
         return [{"item_id": features.item_ids[i], "score": float(scores[i])} for i in best]
+
+    async def score(self, matrix: np.ndarray) -> np.ndarray:
+        """Scores ready feature rows, columns in `feature_names` order (the KServe V2 `ranker` model)."""
+        return self.model.predict(matrix, num_threads=1)
+
+    def describe(self) -> dict:
+        """The feature order `score` expects, for clients that ask for the model's metadata."""
+        return {"feature_names": self.feature_names}

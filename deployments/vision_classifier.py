@@ -1,14 +1,16 @@
-"""VisionClassifier: an ONNX Runtime image classifier with dynamic batching."""
+"""VisionClassifier: an image classifier with dynamic batching, on a pluggable backend
+(in-process ONNX Runtime by default, or an external Triton server)."""
 
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from ray import serve
 
+from deployments.backends import BackendConfig, create_backend
 from serve_app.batching import BatchingConfig, apply_batching
 
 logger = logging.getLogger("ray.serve")
@@ -23,23 +25,22 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class VisionClassifier:
     """Classifies normalized CHW tensors; answers the label, its score and the top-k labels."""
 
-    def __init__(self, model_dir: str, top_k: int = 3):
+    def __init__(self, model_dir: str, top_k: int = 3, backend: dict | None = None):
         spec = json.loads((Path(model_dir) / "model.json").read_text())
         self.labels: list[str] = spec["labels"]
         self.size: int = spec["size"]
         self.top_k = min(top_k, len(self.labels))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                     if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(Path(model_dir) / "model.onnx"), options, providers=providers)
-        self.input_name = self.session.get_inputs()[0].name
-        self._infer(np.zeros((1, 3, spec["size"], spec["size"]), np.float32))
+        config = BackendConfig(**(backend or {}))
+        # Every backend call runs on this one thread: backends are not thread-safe (Triton's
+        # HTTP client is bound to the thread that made it), and one batch runs at a time anyway.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vision-backend")
+        self.backend = self.executor.submit(create_backend, config, Path(model_dir)).result()
+        self.executor.submit(self._infer, np.zeros((1, 3, self.size, self.size), np.float32)).result()
         self.reconfigure(BatchingConfig().model_dump())
-        logger.info("VisionClassifier ready", extra={"providers": self.session.get_providers()})
+        logger.info("VisionClassifier ready", extra={"backend": config.kind})
 
     def _infer(self, batch: np.ndarray) -> list[dict]:
-        probabilities = softmax(self.session.run(None, {self.input_name: batch})[0])
+        probabilities = softmax(self.backend.infer({"image": batch})["logits"])
         results = []
         for row in probabilities:
             best = np.argsort(row)[::-1][: self.top_k]
@@ -58,4 +59,12 @@ class VisionClassifier:
 
     @serve.batch
     async def classify(self, tensors: list[np.ndarray]) -> list[dict]:
-        return await asyncio.to_thread(self._infer, np.stack(tensors))
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._infer, np.stack(tensors))
+
+    async def check_health(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.backend.health)
+
+    def __del__(self):
+        if backend := getattr(self, "backend", None):
+            self.executor.submit(backend.close).result()
+            self.executor.shutdown()

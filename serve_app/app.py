@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 from ray.serve import Application
 
+from deployments.backends import BackendConfig
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.feature_lookup import FeatureLookup
 from deployments.llm_server import LLMServer
@@ -12,14 +13,17 @@ from deployments.ranker import Ranker
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
 from serve_app.ingress import Ingress
-from serve_app.settings import PlatformSettings
+from serve_app.settings import OnlineStore, PlatformSettings
 
 
 class PlatformArgs(BaseModel):
-    """Builder arguments: where the models are and how the LLM engine runs."""
+    """Builder arguments: where the models are, which Feast online store serves, how the LLM engine
+    runs, and which backend runs the vision model."""
 
     artifacts_dir: Path = Field(default_factory=lambda: PlatformSettings().artifacts_dir)
+    online_store: OnlineStore = Field(default_factory=lambda: PlatformSettings().online_store)
     llm_engine_args: dict = Field(default_factory=dict)
+    vision_backend: BackendConfig = Field(default_factory=BackendConfig)
 
 
 def build_app(args: PlatformArgs) -> Application:
@@ -27,8 +31,8 @@ def build_app(args: PlatformArgs) -> Application:
     layout = ArtifactLayout(root=args.artifacts_dir)
     return Ingress.bind(
         DaliPreprocessor.bind(str(layout.vision)),
-        VisionClassifier.bind(str(layout.vision)),
-        FeatureLookup.bind(str(layout.feature_repo)),
+        VisionClassifier.bind(str(layout.vision), backend=args.vision_backend.model_dump()),
+        FeatureLookup.bind(str(layout.feature_repo), args.online_store),
         Ranker.bind(str(layout.ranker)),
         LLMServer.bind(str(layout.llm), args.llm_engine_args),
     )

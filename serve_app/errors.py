@@ -31,9 +31,15 @@ class InvalidImage(PlatformError):
     status, title = 400, "invalid_image"
 
 
-class UnknownUser(PlatformError):
-    status, title = 404, "unknown_user"
-
-
 class ModelUnavailable(PlatformError):
     status, title = 503, "model_unavailable"
+
+
+class UnknownModel(PlatformError):
+    status, title = 404, "unknown_model"
+
+
+class InvalidTensor(PlatformError):
+    """A KServe V2 input that does not fit the model: name, datatype, shape or byte size."""
+
+    status, title = 400, "invalid_tensor"

@@ -15,10 +15,12 @@ from graphs.builtin import ModelHandles
 from serve_app.problems import install_problem_handlers
 from serve_app.schemas import (CaptionResponse, ClassifyResponse, ImageRequest,
                                RecommendRequest, RecommendResponse)
+from serve_app.v2.router import router as v2_router
 
 logger = logging.getLogger("ray.serve")
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
+app.include_router(v2_router)
 
 
 async def _run_graph(name: str, graph: Awaitable[dict]) -> dict:
@@ -42,6 +44,7 @@ class Ingress:
     def __init__(self, preprocessor: DeploymentHandle, vision: DeploymentHandle,
                  features: DeploymentHandle, ranker: DeploymentHandle, llm: DeploymentHandle):
         self.models = ModelHandles(preprocessor, vision, features, ranker, llm)
+        app.state.models = self.models  # the V2 router reaches the handles through request.app
 
     @app.get("/health/live")
     async def live(self) -> dict:

@@ -1,21 +1,21 @@
 """Generates user-item clicks with real signal, publishes features through Feast and trains the ranker."""
 
-import importlib.util
 import json
 import logging
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from feast import Entity, FeatureStore, FeatureView
 from tqdm import tqdm
 
+from serve_app.artifacts.materialize import materialize
 from serve_app.ranking_metrics import ndcg_at_k
 from serve_app.recsys_features import (
-    AFFINITY_COLUMNS, CATEGORIES, FEATURE_NAMES, ITEM_COLUMNS, USER_COLUMNS, feature_frame,
+    AFFINITY_COLUMNS, CATEGORIES, DEFAULTS_FILE, FEATURE_NAMES, ITEM_COLUMNS, UNKNOWN_CATEGORY, USER_COLUMNS,
+    FeatureDefaults, feature_frame,
 )
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,6 @@ USERS, ITEMS, IMPRESSIONS_PER_USER = 500, 200, 100
 # so no feature has seen the click it is asked to predict.
 HISTORY, LABELLED = 60, 20
 SMOOTHING = 5.0
-SNAPSHOT = datetime(2025, 1, 1, tzinfo=timezone.utc)
 K = 10
 REPO_TEMPLATE = Path(__file__).resolve().parent / "feature_repo"
 # One thread: OpenMP's spinning workers made training a hundred times slower on a busy 2-core host.
@@ -55,9 +54,9 @@ def _smoothed(clicks: pd.Series, impressions: pd.Series, prior: float) -> pd.Ser
     return (clicks + SMOOTHING * prior) / (impressions + SMOOTHING)
 
 
-def _feature_tables(history: pd.DataFrame, category: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _feature_tables(history: pd.DataFrame, category: np.ndarray,
+                    prior: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """User and item feature tables, as Feast reads them, computed from the history window only."""
-    prior = history["clicked"].mean()
     history = history.assign(category=category[history["item_id"] - 1])
     per_user = history.groupby("user_id")["clicked"].agg(["sum", "count"])
     grid = pd.MultiIndex.from_product([per_user.index, range(CATEGORIES)])
@@ -77,9 +76,20 @@ def _feature_tables(history: pd.DataFrame, category: np.ndarray) -> tuple[pd.Dat
         "item_ctr": _smoothed(per_item["sum"], per_item["count"], prior).to_numpy(np.float32),
         "item_impressions": per_item["count"].to_numpy(np.int64),
     })
+    # Stamped with the build time: a store's first `materialize_incremental` starts a year back (ttl 0),
+    # so a fixed, older snapshot date would load nothing into a fresh Redis.
+    built_at = datetime.now(timezone.utc)
     for table in (users, items):
-        table["event_timestamp"] = SNAPSHOT
+        table["event_timestamp"] = built_at
     return users, items
+
+
+def _defaults(prior: float) -> FeatureDefaults:
+    """The features `_feature_tables` gives a user or item without history: every rate is the prior."""
+    return FeatureDefaults(
+        user={**dict.fromkeys(AFFINITY_COLUMNS, prior), "user_ctr": prior, "user_impressions": 0.0},
+        item={"category": UNKNOWN_CATEGORY, "item_ctr": prior, "item_impressions": 0.0},
+    )
 
 
 def _joined(pairs: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -87,20 +97,18 @@ def _joined(pairs: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> pd
             .merge(items[["item_id", *ITEM_COLUMNS]], on="item_id"))
 
 
-def _publish(repo: Path, users: pd.DataFrame, items: pd.DataFrame) -> None:
-    """Copy the declarative repo, write its data, then `feast apply` and materialize through the API."""
+def _publish(repo: Path, users: pd.DataFrame, items: pd.DataFrame, defaults: FeatureDefaults) -> None:
+    """Copy the declarative repo, write its data and defaults, then fill the embedded SQLite online store.
+
+    Redis is filled by `make materialize`, so building needs no running service.
+    """
     shutil.rmtree(repo, ignore_errors=True)
     shutil.copytree(REPO_TEMPLATE, repo, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "data").mkdir()
     users.to_parquet(repo / "data" / "users.parquet", index=False)
     items.to_parquet(repo / "data" / "items.parquet", index=False)
-    # Loaded from the copy, so the registered sources point at the copy's own data folder.
-    spec = importlib.util.spec_from_file_location("serving_foundation_features", repo / "features.py")
-    definitions = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(definitions)
-    store = FeatureStore(repo_path=str(repo))
-    store.apply([o for o in vars(definitions).values() if isinstance(o, (Entity, FeatureView))])
-    store.materialize(start_date=SNAPSHOT - timedelta(days=1), end_date=datetime.now(timezone.utc))
+    (repo / DEFAULTS_FILE).write_text(defaults.model_dump_json(indent=2))
+    materialize(repo, "sqlite")
 
 
 def _mean_ndcg(heldout: pd.DataFrame, score: np.ndarray) -> float:
@@ -122,10 +130,11 @@ def build(ranker_dir: Path, feature_repo_dir: Path, progress: tqdm) -> dict:
     history = interactions[interactions["position"] < HISTORY]
     labelled = interactions[interactions["position"].between(HISTORY, HISTORY + LABELLED - 1)]
     heldout = interactions[interactions["position"] >= HISTORY + LABELLED]
-    users, items = _feature_tables(history, category)
+    prior = float(history["clicked"].mean())
+    users, items = _feature_tables(history, category, prior)
 
     progress.set_postfix_str("recsys: feast apply + materialize")
-    _publish(feature_repo_dir, users, items)
+    _publish(feature_repo_dir, users, items, _defaults(prior))
 
     progress.set_postfix_str("recsys: training ranker")
     train = _joined(labelled, users, items)

@@ -79,11 +79,6 @@ def test_a_bad_image_among_good_ones_fails_alone(client):
     assert [r.status_code for r in responses] == [200, 400, 200, 200]
 
 
-def test_unknown_user_is_404(client):
-    assert_problem(client.post("/v1/graphs/recommend", json={"user_id": 987654321, "k": 5}),
-                   404, "unknown_user")
-
-
 def test_unknown_route_and_wrong_method_are_problem_json(client):
     assert_problem(client.post("/v1/graphs/nope", json={}), 404, "not_found")
     assert_problem(client.get("/v1/graphs/classify"), 405, "method_not_allowed")

@@ -57,6 +57,14 @@ def test_recommendations_beat_random_on_heldout_interactions(client, artifacts_d
     assert np.mean(ours) > 1.5 * np.mean(chance), (np.mean(ours), np.mean(chance))
 
 
+def test_unknown_user_gets_k_items(client):
+    """A user the feature store has never seen is ranked on the population defaults, not refused."""
+    response = client.post("/v1/graphs/recommend", json={"user_id": 987654321, "k": 7})
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert len(items) == 7 and len({item["item_id"] for item in items}) == 7
+
+
 def test_caption_is_text_about_the_label(client):
     response = client.post("/v1/graphs/caption", json={"image": b64(shape_png("triangle", 77))})
     assert response.status_code == 200, response.text

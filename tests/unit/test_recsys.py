@@ -1,38 +1,14 @@
-"""The recsys artifact, its Feast repo and the FeatureLookup/Ranker deployments, without Ray."""
+"""The recsys artifact's ranking quality through FeatureLookup and Ranker, without Ray."""
 
 import asyncio
 import math
 
 import pandas as pd
 import pytest
-from feast import FeatureStore
-from tqdm import tqdm
 
-from deployments.feature_lookup import FeatureLookup
-from deployments.ranker import Ranker
-from serve_app.artifacts import ArtifactLayout, recsys
-from serve_app.errors import UnknownUser
 from serve_app.ranking_metrics import ndcg_at_k
 
 UNKNOWN_USER = 10_000
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[ArtifactLayout, dict]:
-    layout = ArtifactLayout(root=tmp_path_factory.mktemp("artifacts"))
-    with tqdm(disable=True) as progress:
-        metrics = recsys.build(layout.ranker, layout.feature_repo, progress)
-    return layout, metrics
-
-
-@pytest.fixture(scope="module")
-def lookup(built) -> FeatureLookup:
-    return FeatureLookup.func_or_class(str(built[0].feature_repo))
-
-
-@pytest.fixture(scope="module")
-def ranker(built) -> Ranker:
-    return Ranker.func_or_class(str(built[0].ranker))
 
 
 @pytest.mark.parametrize(("recommended", "relevant", "k", "expected"), [
@@ -53,25 +29,22 @@ def test_model_beats_random_and_popularity(built):
     assert metrics["ndcg@10"] > metrics["ndcg@10_popularity"] + 0.05
 
 
-def test_online_store_knows_built_users_only(built):
-    store = FeatureStore(repo_path=str(built[0].feature_repo))
-    rows = store.get_online_features(["user_features:user_ctr"], {"user_id": [1, UNKNOWN_USER]}).to_dict()
-    assert rows["user_ctr"][0] is not None
-    assert rows["user_ctr"][1] is None
-
-
 def test_lookup_and_rank_answer_top_k(lookup, ranker):
     features = asyncio.run(lookup.lookup(1))
-    assert features.user_id == 1 and len(features.item_ids) == 200
+    assert features.user_id == 1 and features.known_user and len(features.item_ids) == 200
     top = asyncio.run(ranker.rank(features, k=10))
     assert len(top) == 10 and len({row["item_id"] for row in top}) == 10
     assert set(top[0]) == {"item_id", "score"} and {row["item_id"] for row in top} <= set(features.item_ids)
     assert [row["score"] for row in top] == sorted((row["score"] for row in top), reverse=True)
 
 
-def test_unknown_user_raises(lookup):
-    with pytest.raises(UnknownUser):
-        asyncio.run(lookup.lookup(UNKNOWN_USER))
+def test_unknown_user_gets_the_defaults_and_popular_items(lookup, ranker):
+    """A user without features ranks as one without history would: by the items' click-through."""
+    features = asyncio.run(lookup.lookup(UNKNOWN_USER))
+    assert not features.known_user and features.user == lookup.defaults.user
+    ranked = pd.DataFrame(asyncio.run(ranker.rank(features, k=len(features.item_ids))))
+    popularity = ranked["item_id"].map(dict(zip(features.item_ids, features.items["item_ctr"])))
+    assert ranked["score"].corr(popularity, method="spearman") > 0.8
 
 
 def test_served_path_reproduces_heldout_ndcg(built, lookup, ranker):

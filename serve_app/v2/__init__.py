@@ -1,0 +1,1 @@
+"""The KServe V2 / Open Inference Protocol on the HTTP ingress."""

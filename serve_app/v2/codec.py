@@ -1,0 +1,153 @@
+"""Tensors of V2 requests and responses ↔ numpy, in JSON or Triton's binary tensor data extension.
+
+With the extension the body is the JSON header followed by the raw tensors, in input (output) order;
+the `Inference-Header-Content-Length` header says where the JSON ends and each tensor's
+`binary_data_size` parameter how many bytes it takes. BYTES tensors are serialized as a 4-byte
+little-endian length before each element.
+"""
+
+import gzip
+import math
+import struct
+import zlib
+
+import numpy as np
+from pydantic import ValidationError
+
+from serve_app.errors import InvalidTensor
+from serve_app.v2.protocol import (DATATYPE_OF, DATATYPES, MODEL_VERSION, InferenceRequest,
+                                   InferenceResponse, RequestInput, ResponseOutput, describe)
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+_DECOMPRESS = {"gzip": gzip.decompress, "deflate": zlib.decompress}
+
+
+def decode_request(body: bytes, header_length: str | None = None,
+                   content_encoding: str | None = None) -> tuple[InferenceRequest, dict[str, np.ndarray]]:
+    """The request and its input tensors by name; raises InvalidTensor for anything malformed."""
+    if content_encoding:
+        if content_encoding not in _DECOMPRESS:
+            raise InvalidTensor(f"unsupported Content-Encoding {content_encoding!r}")
+        try:
+            body = _DECOMPRESS[content_encoding](body)
+        except (OSError, EOFError, zlib.error):
+            raise InvalidTensor(f"the body is not valid {content_encoding}") from None
+    split = len(body) if header_length is None else _parse_length(header_length, len(body))
+    try:
+        request = InferenceRequest.model_validate_json(body[:split])
+    except ValidationError as error:
+        raise InvalidTensor(f"malformed inference request: {describe(error)}") from None
+    binary, offset, tensors = body[split:], 0, {}
+    for tensor in request.inputs:
+        if tensor.name in tensors:
+            raise InvalidTensor(f"input {tensor.name!r} appears twice")
+        if tensor.datatype not in DATATYPES:
+            raise InvalidTensor(f"input {tensor.name!r} has unknown datatype {tensor.datatype!r}")
+        size = tensor.parameters.binary_data_size
+        if size is None:
+            tensors[tensor.name] = _from_json(tensor)
+            continue
+        if offset + size > len(binary):
+            raise InvalidTensor(f"input {tensor.name!r} claims {size} bytes past the end of the body")
+        tensors[tensor.name] = _from_binary(tensor, binary[offset:offset + size])
+        offset += size
+    if offset != len(binary):
+        raise InvalidTensor(f"{len(binary) - offset} bytes of binary data belong to no input")
+    return request, tensors
+
+
+def output_choices(request: InferenceRequest, available: list[str]) -> dict[str, bool]:
+    """The outputs to answer, in order, each with whether it goes as binary data."""
+    default = request.parameters.binary_data_output
+    if request.outputs is None:
+        return dict.fromkeys(available, default)
+    choices = {}
+    for output in request.outputs:
+        if output.name not in available:
+            raise InvalidTensor(f"unknown output {output.name!r}, the model has {available}")
+        binary = output.parameters.binary_data
+        choices[output.name] = default if binary is None else binary
+    return choices
+
+
+def encode_response(model_name: str, request_id: str | None, outputs: dict[str, np.ndarray],
+                    choices: dict[str, bool]) -> tuple[bytes, int | None]:
+    """The response body and, when any output is binary, the length of its JSON header."""
+    described, chunks = [], []
+    for name, binary in choices.items():
+        array = outputs[name]
+        datatype = DATATYPE_OF[array.dtype]
+        output = ResponseOutput(name=name, datatype=datatype, shape=list(array.shape))
+        if binary:
+            chunk = _join_bytes(array) if datatype == "BYTES" else np.ascontiguousarray(array).tobytes()
+            output.parameters = {"binary_data_size": len(chunk)}
+            chunks.append(chunk)
+        else:
+            flat = array.reshape(-1)
+            output.data = [item.decode() for item in flat] if datatype == "BYTES" else flat.tolist()
+        described.append(output)
+    header = InferenceResponse(model_name=model_name, model_version=MODEL_VERSION, id=request_id,
+                               outputs=described).model_dump_json(exclude_none=True).encode()
+    return (header + b"".join(chunks), len(header)) if chunks else (header, None)
+
+
+def _parse_length(value: str, body_length: int) -> int:
+    if not value.isdigit() or int(value) > body_length:
+        raise InvalidTensor(f"{HEADER_LENGTH} must be a byte count within the body, not {value!r}")
+    return int(value)
+
+
+def _from_json(tensor: RequestInput) -> np.ndarray:
+    if tensor.data is None:
+        raise InvalidTensor(f"input {tensor.name!r} has neither data nor binary_data_size")
+    dtype, count = DATATYPES[tensor.datatype], math.prod(tensor.shape)
+    try:
+        values = np.asarray(tensor.data, dtype=object if tensor.datatype == "BYTES" else None).reshape(-1)
+    except ValueError:
+        raise InvalidTensor(f"input {tensor.name!r} data is not a regular array") from None
+    if values.size != count:
+        raise InvalidTensor(f"input {tensor.name!r} has {values.size} elements, its shape needs {count}")
+    if tensor.datatype == "BYTES":
+        if not all(isinstance(value, str) for value in values):
+            raise InvalidTensor(f"input {tensor.name!r} is BYTES, its JSON data must be strings")
+        return np.array([value.encode() for value in values], dtype=object).reshape(tensor.shape)
+    # Same-kind casts only: 1.5 must not become the integer 1, nor "a" anything at all.
+    if values.size and not (values.dtype.kind in "biuf" and np.can_cast(values.dtype, dtype, "same_kind")):
+        raise InvalidTensor(f"input {tensor.name!r} data does not fit {tensor.datatype}")
+    if values.size and dtype.kind in "iu":
+        limits = np.iinfo(dtype)
+        if values.min() < limits.min or values.max() > limits.max:
+            raise InvalidTensor(f"input {tensor.name!r} data is out of range for {tensor.datatype}")
+    return values.astype(dtype).reshape(tensor.shape)
+
+
+def _from_binary(tensor: RequestInput, chunk: bytes) -> np.ndarray:
+    count = math.prod(tensor.shape)
+    if tensor.datatype == "BYTES":
+        elements = _split_bytes(tensor.name, chunk)
+        if len(elements) != count:
+            raise InvalidTensor(f"input {tensor.name!r} has {len(elements)} elements, its shape needs {count}")
+        return np.array(elements, dtype=object).reshape(tensor.shape)
+    dtype = DATATYPES[tensor.datatype]
+    if len(chunk) != count * dtype.itemsize:
+        raise InvalidTensor(f"input {tensor.name!r} has {len(chunk)} bytes, "
+                            f"{tensor.shape} of {tensor.datatype} needs {count * dtype.itemsize}")
+    return np.frombuffer(chunk, dtype).reshape(tensor.shape)
+
+
+def _split_bytes(name: str, chunk: bytes) -> list[bytes]:
+    elements, offset = [], 0
+    while offset < len(chunk):
+        if offset + 4 > len(chunk):
+            raise InvalidTensor(f"input {name!r} ends inside a BYTES element's length")
+        (length,) = struct.unpack_from("<I", chunk, offset)
+        offset += 4
+        if offset + length > len(chunk):
+            raise InvalidTensor(f"input {name!r} has a BYTES element past the end of its data")
+        elements.append(chunk[offset:offset + length])
+        offset += length
+    return elements
+
+
+def _join_bytes(array: np.ndarray) -> bytes:
+    return b"".join(struct.pack("<I", len(item)) + item for item in array.reshape(-1))

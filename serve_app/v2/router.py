@@ -1,0 +1,90 @@
+"""KServe V2 / Open Inference Protocol routes; `tritonclient.http` speaks to them unchanged.
+
+V2 clients expect every error as `{"error": "..."}`, so this router maps errors itself instead of
+leaving them to the app's problem+json handlers.
+"""
+
+import logging
+from collections.abc import Callable, Coroutine
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from serve_app.errors import PlatformError
+from serve_app.v2 import codec
+from serve_app.v2.models import deployments_ready, find_model, server_ready
+from serve_app.v2.protocol import ErrorResponse, ModelMetadata, ServerMetadata
+
+logger = logging.getLogger("ray.serve")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(ErrorResponse(error=message).model_dump(), status_code=status)
+
+
+class V2Route(APIRoute):
+    """Answers every failure of a V2 route as a V2 error body."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[None, None, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PlatformError as error:
+                logger.info("v2 request failed", extra={"problem": error.title, "detail": error.detail})
+                return _error(error.status, error.detail)
+            except Exception:
+                logger.exception("unhandled error")
+                return _error(500, "internal error")
+
+        return handle
+
+
+router = APIRouter(prefix="/v2", route_class=V2Route)
+
+
+@router.get("")
+async def server_metadata(request: Request) -> ServerMetadata:
+    return ServerMetadata(name=request.app.title, version=request.app.version, extensions=["binary_tensor_data"])
+
+
+@router.get("/health/live")
+async def live() -> Response:
+    return Response()
+
+
+# The protocol answers readiness with 200 or a 4xx; Triton uses 400.
+@router.get("/health/ready")
+async def ready(request: Request) -> Response:
+    return Response() if server_ready(request.app.state.models) else _error(400, "not every model is ready")
+
+
+@router.get("/models/{name}")
+async def model_metadata(name: str, request: Request) -> ModelMetadata:
+    return (await find_model(request.app.state.models, name)).metadata
+
+
+@router.get("/models/{name}/ready")
+async def model_ready(name: str, request: Request) -> Response:
+    model = await find_model(request.app.state.models, name)
+    if deployments_ready(request.app.state.models, model.handles):
+        return Response()
+    return _error(400, f"model {name!r} is not ready")
+
+
+@router.post("/models/{name}/infer")
+async def infer(name: str, request: Request) -> Response:
+    handles = request.app.state.models
+    model = await find_model(handles, name)
+    inference, inputs = codec.decode_request(await request.body(), request.headers.get(codec.HEADER_LENGTH),
+                                             request.headers.get("content-encoding"))
+    choices = codec.output_choices(inference, [output.name for output in model.metadata.outputs])
+    model.check(inputs)
+    outputs = await model.run(handles, inputs)
+    body, header_length = codec.encode_response(name, inference.id, outputs, choices)
+    if header_length is None:
+        return Response(body, media_type="application/json")
+    return Response(body, media_type="application/octet-stream",
+                    headers={codec.HEADER_LENGTH: str(header_length)})

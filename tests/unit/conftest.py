@@ -1,0 +1,26 @@
+"""One recsys artifact per session, and its FeatureLookup (SQLite) and Ranker without Ray."""
+
+import pytest
+from tqdm import tqdm
+
+from deployments.feature_lookup import FeatureLookup
+from deployments.ranker import Ranker
+from serve_app.artifacts import ArtifactLayout, recsys
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> tuple[ArtifactLayout, dict]:
+    """The recsys artifact's layout and its held-out metrics."""
+    layout = ArtifactLayout(root=tmp_path_factory.mktemp("artifacts"))
+    with tqdm(disable=True) as progress:
+        return layout, recsys.build(layout.ranker, layout.feature_repo, progress)
+
+
+@pytest.fixture(scope="session")
+def lookup(built) -> FeatureLookup:
+    return FeatureLookup.func_or_class(str(built[0].feature_repo))
+
+
+@pytest.fixture(scope="session")
+def ranker(built) -> Ranker:
+    return Ranker.func_or_class(str(built[0].ranker))
