@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from pytriton.decorators import batch
-from pytriton.model_config import ModelConfig, Tensor
+from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 from pytriton.triton import Triton, TritonConfig
 
 from deployments.dali_pipeline import build_pipeline
 
 MAX_BATCH = 16
+# The same batching the platform's serve_config.yaml sets: up to 16 requests, 2 ms wait.
+BATCHING = ModelConfig(max_batch_size=MAX_BATCH, batcher=DynamicBatcher(max_queue_delay_microseconds=2000))
 
 
 def main() -> None:
@@ -54,13 +56,13 @@ def main() -> None:
         triton.bind(model_name="vision", infer_func=vision,
                     inputs=[Tensor(name="image", dtype=np.float32, shape=(3, size, size))],
                     outputs=[Tensor(name="logits", dtype=np.float32, shape=(classes,))],
-                    config=ModelConfig(max_batch_size=MAX_BATCH))
+                    config=BATCHING)
         triton.bind(model_name="classify", infer_func=classify,
                     inputs=[Tensor(name="IMAGE", dtype=bytes, shape=(1,))],
                     outputs=[Tensor(name="LABEL", dtype=bytes, shape=(1,)),
                              Tensor(name="SCORE", dtype=np.float32, shape=(1,)),
                              Tensor(name="PROBABILITIES", dtype=np.float32, shape=(classes,))],
-                    config=ModelConfig(max_batch_size=MAX_BATCH))
+                    config=BATCHING)
         triton.serve()
 
 
