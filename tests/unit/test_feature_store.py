@@ -103,7 +103,7 @@ def test_new_catalog_item_ranks_on_defaults_until_materialized(tmp_path, ranker,
     before = asyncio.run(lookup.lookup(1))
     assert before.item_ids[-1] == 201
     assert {name: column[-1] for name, column in before.items.items()} == lookup.defaults.item
-    assert 201 in {row["item_id"] for row in asyncio.run(ranker.rank(before, k=201))}
+    assert 201 in {row["item_id"] for row in ranker.rank_alone(before, k=201)}
 
     written = count_writes(monkeypatch)
     materialize(layout.feature_repo, "sqlite")

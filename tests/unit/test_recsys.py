@@ -3,6 +3,7 @@
 import asyncio
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -32,7 +33,7 @@ def test_model_beats_random_and_popularity(built):
 def test_lookup_and_rank_answer_top_k(lookup, ranker):
     features = asyncio.run(lookup.lookup(1))
     assert features.user_id == 1 and features.known_user and len(features.item_ids) == 200
-    top = asyncio.run(ranker.rank(features, k=10))
+    top = ranker.rank_alone(features, k=10)
     assert len(top) == 10 and len({row["item_id"] for row in top}) == 10
     assert set(top[0]) == {"item_id", "score"} and {row["item_id"] for row in top} <= set(features.item_ids)
     assert [row["score"] for row in top] == sorted((row["score"] for row in top), reverse=True)
@@ -42,7 +43,7 @@ def test_unknown_user_gets_the_defaults_and_popular_items(lookup, ranker):
     """A user without features ranks as one without history would: by the items' click-through."""
     features = asyncio.run(lookup.lookup(UNKNOWN_USER))
     assert not features.known_user and features.user == lookup.defaults.user
-    ranked = pd.DataFrame(asyncio.run(ranker.rank(features, k=len(features.item_ids))))
+    ranked = pd.DataFrame(ranker.rank_alone(features, k=len(features.item_ids)))
     popularity = ranked["item_id"].map(dict(zip(features.item_ids, features.items["item_ctr"])))
     assert ranked["score"].corr(popularity, method="spearman") > 0.8
 
@@ -54,7 +55,7 @@ def test_served_path_reproduces_heldout_ndcg(built, lookup, ranker):
     heldout = pd.read_parquet(layout.ranker / "heldout.parquet")
 
     async def user_ndcg(user_id: int, group: pd.DataFrame) -> float:
-        scored = await ranker.rank(await lookup.lookup(user_id), k=len(lookup.item_ids))
+        scored = ranker.rank_alone(await lookup.lookup(user_id), k=len(lookup.item_ids))
         shown = set(group["item_id"])
         order = [row["item_id"] for row in scored if row["item_id"] in shown]
         return ndcg_at_k(order, set(group.loc[group["clicked"] == 1, "item_id"]), 10)
@@ -65,3 +66,11 @@ def test_served_path_reproduces_heldout_ndcg(built, lookup, ranker):
         return sum(values) / len(values)
 
     assert asyncio.run(mean_ndcg()) == pytest.approx(metrics["ndcg@10"], abs=2e-3)
+
+
+def test_a_batch_of_users_scores_as_each_alone(lookup, ranker):
+    users = [asyncio.run(lookup.lookup(user_id)) for user_id in (3, 4, 999_999)]
+    batched = ranker._scores(users)
+    assert [len(scores) for scores in batched] == [len(features.item_ids) for features in users]
+    for features, scores in zip(users, batched):
+        np.testing.assert_allclose(scores, ranker._scores([features])[0])
