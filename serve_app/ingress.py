@@ -8,11 +8,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
-from ray.serve.schema import ApplicationStatus
 
 from graphs import builtin
 from graphs.builtin import ModelHandles
 from serve_app.problems import install_problem_handlers
+from serve_app.readiness import SERVING, deployment_statuses
 from serve_app.schemas import (CaptionResponse, ClassifyResponse, ImageRequest,
                                RecommendRequest, RecommendResponse)
 from serve_app.v2.router import router as v2_router
@@ -52,11 +52,10 @@ class Ingress:
 
     @app.get("/health/ready")
     async def ready(self) -> JSONResponse:
-        # An application is RUNNING once every replica finished __init__, which loads and warms up.
-        app_name = serve.get_replica_context().app_name
-        status = serve.status().applications[app_name]
-        deployments = {name: d.status.value for name, d in status.deployments.items()}
-        ready = status.status == ApplicationStatus.RUNNING
+        # A replica counts once its __init__ returned, and __init__ loads and warms up the model.
+        statuses = deployment_statuses()
+        ready = all(status in SERVING for status in statuses.values())
+        deployments = {name: status.value for name, status in statuses.items()}
         return JSONResponse({"status": "ready" if ready else "not_ready", "deployments": deployments},
                             status_code=200 if ready else 503)
 

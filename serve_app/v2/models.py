@@ -10,12 +10,11 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
-from ray import serve
-from ray.serve.schema import DeploymentStatus
 
 from graphs import builtin
 from graphs.builtin import ModelHandles
 from serve_app.errors import InvalidTensor, UnknownModel
+from serve_app.readiness import SERVING, deployment_statuses
 from serve_app.schemas import RecommendRequest
 from serve_app.v2.protocol import ModelMetadata, TensorMetadata, describe
 
@@ -23,7 +22,6 @@ from serve_app.v2.protocol import ModelMetadata, TensorMetadata, describe
 # max_queued_requests (serve_config.yaml), which would reject everyone's calls.
 MAX_BATCH = 64
 Tensors = dict[str, np.ndarray]
-_SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
 
 
 class V2Model(BaseModel):
@@ -127,9 +125,8 @@ async def find_model(models: ModelHandles, name: str) -> V2Model:
 
 def deployments_ready(models: ModelHandles, fields: Iterable[str]) -> bool:
     """Whether every deployment behind these ModelHandles fields has serving replicas."""
-    handles = [getattr(models, field) for field in fields]
-    statuses = serve.status().applications[handles[0].app_name].deployments
-    return all(statuses[handle.deployment_name].status in _SERVING for handle in handles)
+    statuses = deployment_statuses()
+    return all(statuses[getattr(models, field).deployment_name] in SERVING for field in fields)
 
 
 def server_ready(models: ModelHandles) -> bool:
