@@ -24,17 +24,21 @@ class DaliPreprocessor:
     def __init__(self, model_dir: str):
         self.spec = json.loads((Path(model_dir) / "model.json").read_text())
         self.use_gpu = dali_backend.GetCUDADeviceCount() > 0
+        self.pipeline_batch = 0
         self.reconfigure(BatchingConfig().model_dump())
         logger.info("DaliPreprocessor ready", extra={"dali_device": "gpu" if self.use_gpu else "cpu"})
 
     def reconfigure(self, user_config: dict) -> None:
-        """Batching knobs from serve_config.yaml; DALI's batch size is fixed per pipeline, so rebuild it."""
+        """Batching knobs from serve_config.yaml; DALI's batch size is fixed per pipeline, so a new
+        max_batch_size rebuilds (and warms up) the pipeline."""
         config = BatchingConfig(**user_config)
-        spec = self.spec
-        self.pipeline = build_pipeline(spec["size"], spec["mean"], spec["std"], self.use_gpu,
-                                       config.max_batch_size)
+        if config.max_batch_size != self.pipeline_batch:
+            spec = self.spec
+            self.pipeline = build_pipeline(spec["size"], spec["mean"], spec["std"], self.use_gpu,
+                                           config.max_batch_size)
+            self.pipeline_batch = config.max_batch_size
+            self._decode([shape_png("circle", seed=0)])
         apply_batching(self._preprocess_batch, config)
-        self._decode([shape_png("circle", seed=0)])
 
     def _decode(self, images: list[bytes]) -> list[np.ndarray]:
         pipeline = self.pipeline  # one pipeline per batch, even if reconfigure swaps it meanwhile

@@ -16,6 +16,7 @@ import yaml
 from serve_app.settings import REPO_ROOT
 
 SERVE_CLI = str(Path(sys.executable).parent / "serve")
+APP_NAME = "platform"  # the application's name in serve_config.yaml
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def serve_cli(*args: str, timeout: float = 120) -> str:
                           timeout=timeout).stdout
 
 
-def app_status(dashboard_url: str, app_name: str = "platform") -> dict:
+def app_status(dashboard_url: str, app_name: str = APP_NAME) -> dict:
     return yaml.safe_load(serve_cli("status", "--address", dashboard_url))["applications"].get(app_name, {})
 
 

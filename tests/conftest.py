@@ -9,8 +9,6 @@ import pytest
 from serve_app.local_cluster import LocalPlatform, local_platform
 from serve_app.settings import PlatformSettings
 
-APP_NAME = "platform"
-
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:

@@ -42,7 +42,7 @@ def _targets(layout: ArtifactLayout) -> dict[str, tuple[list[Path], Callable[[tq
         "recsys": ([layout.ranker, layout.feature_repo],
                    lambda bar: recsys.build(layout.ranker, layout.feature_repo, bar),
                    _fingerprint(_PACKAGE / "recsys.py", _PACKAGE / "materialize.py", _PACKAGE / "feature_repo",
-                                _PACKAGE.parent / "recsys_features.py")),
+                                _PACKAGE.parent / "recsys_features.py", _PACKAGE.parent / "feature_store.py")),
     }
 
 

@@ -8,8 +8,7 @@ import uuid
 import yaml
 
 from serve_app.artifacts.shapes import shape_png
-from serve_app.local_cluster import serve_cli
-from tests.conftest import APP_NAME
+from serve_app.local_cluster import APP_NAME, serve_cli
 
 MODEL_DEPLOYMENTS = {"DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer"}
 
