@@ -1,44 +1,43 @@
-"""LLM text generation on the vLLM async engine (continuous batching, SPEC §5)."""
+"""LLM text generation on the vLLM async engine (continuous batching, SPEC §5), behind an admission
+gate, with S1's timeout that aborts the engine request and per-request TTFT/TPOT metrics."""
 
+import asyncio
+import contextlib
 import logging
 import os
 import time
 import uuid
+from collections.abc import AsyncIterator
 
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
+
+from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV, engine_error, sampling_params
+from serve_app.admission import AdmissionGate, AdmissionPolicy
+from serve_app.errors import InvalidRequest
+from serve_app.generation import Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage
+from serve_app.llm_observability import GenerationTimer, LLMMetrics
+from serve_app.settings import LLMSettings
 
 logger = logging.getLogger("ray.serve")
 
-# Set before the engine starts (setdefault, so a runtime_env can still override them).
-ENGINE_ENV = {
-    # AsyncLLM always runs its engine core in a child process; "0" keeps the model worker inside
-    # that process instead of a third one (~0.9 GiB less, start-up ~9 s instead of ~17 s on CPU).
-    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    # "auto" pins the OpenMP threads of every replica on a node to the same core; leave
-    # placement to the OS and the replica's num_cpus.
-    "VLLM_CPU_OMP_THREADS_BIND": "nobind",
-    "VLLM_NO_USAGE_STATS": "1",
-    # vLLM's own logging set-up runs dictConfig, which closes every existing handler, Serve's
-    # JSON log file included: the replica would log nothing after the import.
-    "VLLM_CONFIGURE_LOGGING": "0",
-}
-DEFAULT_ENGINE_ARGS = {
-    "dtype": "float32",
-    "max_model_len": 256,
-    # No torch.compile: start-up in seconds, and a tiny model gains nothing from it.
-    "enforce_eager": True,
-    # The CPU KV cache is plain RAM; without an explicit size vLLM reserves a fraction of the host.
-    "kv_cache_memory_bytes": 128 << 20,
-    "max_num_seqs": 32,
-    "disable_log_stats": True,
-}
+
+class LLMServerConfig(BaseModel):
+    """Live knobs (user_config): admission order, engine slots, and overrides of S1's env settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    admission_policy: AdmissionPolicy = "shortest_prompt_first"
+    # Requests generating at once; the rest wait at the gate, where their order can be chosen.
+    engine_slots: int = Field(default=16, ge=1)
+    limits: dict = Field(default_factory=dict)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=32)
+@serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=128)
 class LLMServer:
     """Generates text with vLLM; the replica is ready only after the engine answered a warm-up."""
 
-    async def __init__(self, model_dir: str, engine_args: dict | None = None):
+    async def __init__(self, model_dir: str, engine_args: dict | None = None, model_id: str = "tiny-llama"):
         for key, value in ENGINE_ENV.items():
             os.environ.setdefault(key, value)
         # Deferred: vllm brings torch and transformers (~7 s, ~0.7 GiB to import); only replicas
@@ -48,29 +47,107 @@ class LLMServer:
 
         started = time.perf_counter()
         args = AsyncEngineArgs(model=model_dir, **{**DEFAULT_ENGINE_ARGS, **(engine_args or {})})
+        self.model_id = model_id
         self._engine = AsyncLLM.from_engine_args(args)
+        self._tokenizer = self._engine.get_tokenizer()
+        self._max_model_len = self._engine.model_config.max_model_len
+        self._gate = AdmissionGate(slots=1, max_in_flight=1)
+        self._metrics = LLMMetrics(model_id)
+        self.reconfigure({})
         warm_up = await self.caption("circle")
         logger.info("LLM engine for %s ready in %.1f s; warm-up caption %r",
                     model_dir, time.perf_counter() - started, warm_up)
 
-    async def _complete(self, prompt: str, max_tokens: int, temperature: float, stop: list[str] | None = None) -> str:
-        from vllm import SamplingParams
+    def reconfigure(self, user_config: dict) -> None:
+        config = LLMServerConfig.model_validate(user_config)
+        self.limits = LLMSettings(**config.limits)
+        self._gate.configure(config.engine_slots, self.limits.max_concurrent_inference, config.admission_policy)
+        self._metrics.ttft_sla_s = self.limits.llm_ttft_sla_sec
 
-        params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=stop)
-        final = None
-        async for output in self._engine.generate(prompt, params, request_id=uuid.uuid4().hex):
-            final = output
-        return final.outputs[0].text
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Yield the new text of every choice as the engine makes it; the last event has the usage."""
+        async for event in self._generate(request):
+            yield event
 
-    async def generate(self, prompt: str, max_tokens: int = 32, temperature: float = 0.0) -> str:
-        """Continue `prompt`; temperature 0 is greedy."""
-        return await self._complete(prompt, max_tokens, temperature)
+    async def complete(self, request: GenerationRequest) -> Completion:
+        texts = [""] * request.sampling.n
+        reasons = ["stop"] * request.sampling.n
+        async for event in self._generate(request):
+            for delta in event.deltas:
+                texts[delta.index] += delta.text
+                reasons[delta.index] = delta.finish_reason or reasons[delta.index]
+            usage = event.usage
+        return Completion(texts=texts, finish_reasons=reasons, usage=usage)
 
     async def caption(self, label: str) -> str:
         """One sentence describing an image of `label`, greedy, up to the end of the line."""
         from serve_app.artifacts.llm import caption_prompt
 
-        return (await self._complete(caption_prompt(label), 32, 0.0, stop=["\n"])).strip()
+        options = SamplingOptions(max_tokens=32, temperature=0.0, stop=("\n",))
+        completion = await self.complete(GenerationRequest(prompt=caption_prompt(label), sampling=options))
+        return completion.texts[0].strip()
+
+    def engine_stats(self) -> dict:
+        """Requests the engine has not finished, and the gate's running and waiting counts."""
+        return {"unfinished": self._engine.get_num_unfinished_requests(),
+                "running": self._gate.running, "waiting": self._gate.waiting}
+
+    async def _generate(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        deadline = asyncio.get_running_loop().time() + self.limits.inference_timeout_sec
+        prompt_ids, sampling = self._fit(request)
+        params = sampling_params(sampling, len(prompt_ids), self._max_model_len)
+        timer, result = GenerationTimer(), "FAILED"
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._gate.acquire(len(prompt_ids))
+            self._metrics.admission(self._gate.running, self._gate.waiting)
+            try:
+                outputs = self._engine.generate({"prompt_token_ids": prompt_ids}, params, uuid.uuid4().hex)
+                # aclosing: however this generator ends (timeout, client gone), the engine request is aborted.
+                async with contextlib.aclosing(outputs):
+                    while True:
+                        async with asyncio.timeout_at(deadline):
+                            output = await anext(outputs, None)
+                        if output is None:
+                            break
+                        event = StreamEvent(deltas=[Delta(index=o.index, text=o.text, finish_reason=o.finish_reason)
+                                                    for o in output.outputs])
+                        timer.tokens(sum(len(o.token_ids) for o in output.outputs))
+                        if output.finished:
+                            event.usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=timer.completion_tokens)
+                        yield event
+            finally:
+                self._gate.release()
+            result = "SUCCESS"
+        except (asyncio.CancelledError, GeneratorExit):
+            result = "CANCELLED"  # the client went away; aclosing above aborted the engine request
+            raise
+        except TimeoutError:
+            result = "TIMEOUT"
+            raise engine_error(TimeoutError(), self.limits.inference_timeout_sec) from None
+        except Exception as error:
+            result = "REJECTED" if getattr(error, "status", 500) < 500 else "FAILED"
+            raise engine_error(error, self.limits.inference_timeout_sec) from error
+        finally:
+            self._metrics.record(timer, len(prompt_ids), result, request.text())
+
+    def _fit(self, request: GenerationRequest) -> tuple[list[int], SamplingOptions]:
+        """Prompt token ids and sampling options that fit the context window, or InvalidRequest."""
+        if request.messages is not None:
+            text = self._tokenizer.apply_chat_template([m.model_dump() for m in request.messages],
+                                                       add_generation_prompt=True, tokenize=False)
+            ids = self._tokenizer.encode(text, add_special_tokens=False)  # the template writes the BOS
+        else:
+            ids = self._tokenizer.encode(request.prompt)
+        sampling = request.sampling
+        if request.truncate_prompt:
+            max_tokens = min(sampling.max_tokens or self._max_model_len, self._max_model_len // 2)
+            # Keep the end: it holds the chat template's cue for the answer.
+            return ids[-(self._max_model_len - max_tokens):], sampling.model_copy(update={"max_tokens": max_tokens})
+        if len(ids) + (sampling.max_tokens or 1) > self._max_model_len:
+            raise InvalidRequest(f"this model's context window is {self._max_model_len} tokens; the prompt has "
+                                 f"{len(ids)} and max_tokens asks for {sampling.max_tokens or 1} more")
+        return ids, sampling
 
     async def check_health(self) -> None:
         await self._engine.check_health()

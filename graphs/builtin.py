@@ -14,6 +14,7 @@ class ModelHandles:
     features: DeploymentHandle
     ranker: DeploymentHandle
     llm: DeploymentHandle
+    embedder: DeploymentHandle
 
 
 async def classify(models: ModelHandles, image: bytes) -> dict:

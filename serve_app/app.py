@@ -7,10 +7,12 @@ from ray.serve import Application
 
 from deployments.backends import BackendConfig
 from deployments.dali_preprocessor import DaliPreprocessor
+from deployments.embedder import EMBEDDING_MODEL_ID, Embedder
 from deployments.feature_lookup import FeatureLookup
 from deployments.llm_server import LLMServer
 from deployments.ranker import Ranker
 from deployments.vision_classifier import VisionClassifier
+from graphs.builtin import ModelHandles
 from serve_app.artifacts import ArtifactLayout
 from serve_app.ingress import Ingress
 from serve_app.settings import OnlineStore, PlatformSettings
@@ -23,16 +25,20 @@ class PlatformArgs(BaseModel):
     artifacts_dir: Path = Field(default_factory=lambda: PlatformSettings().artifacts_dir)
     online_store: OnlineStore = Field(default_factory=lambda: PlatformSettings().online_store)
     llm_engine_args: dict = Field(default_factory=dict)
+    # The id clients name in OpenAI requests; GET /v1/models lists it.
+    llm_model_id: str = "tiny-llama"
     vision_backend: BackendConfig = Field(default_factory=BackendConfig)
 
 
 def build_app(args: PlatformArgs) -> Application:
     """Bind every model deployment and hand their handles to the HTTP ingress."""
     layout = ArtifactLayout(root=args.artifacts_dir)
-    return Ingress.bind(
-        DaliPreprocessor.bind(str(layout.vision)),
-        VisionClassifier.bind(str(layout.vision), backend=args.vision_backend.model_dump()),
-        FeatureLookup.bind(str(layout.feature_repo), args.online_store),
-        Ranker.bind(str(layout.ranker)),
-        LLMServer.bind(str(layout.llm), args.llm_engine_args),
+    models = ModelHandles(
+        preprocessor=DaliPreprocessor.bind(str(layout.vision)),
+        vision=VisionClassifier.bind(str(layout.vision), backend=args.vision_backend.model_dump()),
+        features=FeatureLookup.bind(str(layout.feature_repo), args.online_store),
+        ranker=Ranker.bind(str(layout.ranker)),
+        llm=LLMServer.bind(str(layout.llm), args.llm_engine_args, args.llm_model_id),
+        embedder=Embedder.bind(),
     )
+    return Ingress.bind(models, args.llm_model_id, EMBEDDING_MODEL_ID)

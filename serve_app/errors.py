@@ -43,3 +43,44 @@ class InvalidTensor(PlatformError):
     """A KServe V2 input that does not fit the model: name, datatype, shape or byte size."""
 
     status, title = 400, "invalid_tensor"
+
+
+class InvalidRequest(PlatformError):
+    """A well-formed request the model cannot serve as asked (context too long, unsupported option)."""
+
+    status, title = 400, "invalid_request"
+
+
+class ConcurrencyLimitReached(PlatformError):
+    status, title = 429, "concurrency_limit_reached"
+
+    def __init__(self, detail: str = "동시 추론 요청 한도 초과"):
+        super().__init__(detail)
+
+
+class InferenceTimeout(PlatformError):
+    status, title = 503, "timeout"
+
+    @classmethod
+    def after(cls, seconds: float) -> "InferenceTimeout":
+        return cls(f"LLM 추론 타임아웃 ({seconds:g}초)")
+
+
+class OutOfMemory(PlatformError):
+    status, title = 503, "out_of_memory"
+
+    def __init__(self, detail: str = "LLM 추론 중 메모리 부족"):
+        super().__init__(detail)
+
+
+class InferenceFailed(PlatformError):
+    """The engine failed at run time; S1 passes its message on with a 503."""
+
+    status, title = 503, "inference_failed"
+
+
+class ModelLoadFailed(PlatformError):
+    status, title = 503, "model_load_failed"
+
+    def __init__(self, detail: str = "LLM 모델 로딩 실패"):
+        super().__init__(detail)

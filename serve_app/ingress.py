@@ -5,22 +5,32 @@ import time
 from collections.abc import Awaitable
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from graphs import builtin
 from graphs.builtin import ModelHandles
+from serve_app.infer_api import router as infer_router
+from serve_app.llm_service import LLMService
+from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
 from serve_app.readiness import SERVING, deployment_statuses
 from serve_app.schemas import (CaptionResponse, ClassifyResponse, ImageRequest,
                                RecommendRequest, RecommendResponse)
+from serve_app.semantic_cache import SemanticCacheConfig
+from serve_app.settings import LLMSettings, PlatformSettings
 from serve_app.v2.router import router as v2_router
 
 logger = logging.getLogger("ray.serve")
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
-app.include_router(v2_router)
+app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
+                   allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
+for router in (v2_router, openai_router, infer_router):
+    app.include_router(router)
 
 
 async def _run_graph(name: str, graph: Awaitable[dict]) -> dict:
@@ -36,20 +46,42 @@ async def _run_graph(name: str, graph: Awaitable[dict]) -> dict:
             "latency_ms": round((time.perf_counter() - started) * 1000, 2)})
 
 
+class IngressConfig(BaseModel):
+    """Live knobs (user_config): overrides of S1's LLM env settings, and the semantic cache."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    llm: dict = Field(default_factory=dict)
+    semantic_cache: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+
+
 @serve.deployment(ray_actor_options={"num_cpus": 0.2})
 @serve.ingress(app)
 class Ingress:
-    """Routes HTTP requests to the graphs; readiness reflects every deployment of the app."""
+    """Routes HTTP requests to the graphs and the LLM APIs; readiness reflects every deployment of the app."""
 
-    def __init__(self, preprocessor: DeploymentHandle, vision: DeploymentHandle,
-                 features: DeploymentHandle, ranker: DeploymentHandle, llm: DeploymentHandle):
-        self.models = ModelHandles(preprocessor, vision, features, ranker, llm)
-        app.state.models = self.models  # the V2 router reaches the handles through request.app
+    def __init__(self, models: ModelHandles, llm_model_id: str, embedding_model_id: str):
+        self.models = models
+        # The routers reach the handles and the LLM service through request.app.
+        app.state.models = models
+        app.state.llm = LLMService(models.llm, models.embedder, llm_model_id, embedding_model_id)
+        self.reconfigure({})
+
+    def reconfigure(self, user_config: dict) -> None:
+        config = IngressConfig.model_validate(user_config)
+        app.state.llm.configure(LLMSettings(**config.llm), config.semantic_cache)
+
+    @app.get("/")
+    async def root(self) -> dict:
+        """S1's status route: what this server is and which models it serves."""
+        return {"status": "ok", "service": app.title, "version": app.version,
+                "models": [app.state.llm.model_id, app.state.llm.embedding_model_id]}
 
     @app.get("/health/live")
     async def live(self) -> dict:
         return {"status": "live"}
 
+    @app.get("/health")
     @app.get("/health/ready")
     async def ready(self) -> JSONResponse:
         # A replica counts once its __init__ returned, and __init__ loads and warms up the model.

@@ -88,3 +88,20 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
     finally:
         serve.shutdown()
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def reconfigured(platform: LocalPlatform, changes: dict[str, dict]) -> Iterator[None]:
+    """Redeploy with fields of some deployments replaced ({"LLMServer": {"user_config": ...}}), then
+    deploy the original config again."""
+    deployed = platform.session_dir / "serve_config.yaml"
+    config = yaml.safe_load(deployed.read_text())
+    for entry in config["applications"][0]["deployments"]:
+        entry.update(changes.get(entry["name"], {}))
+    changed = platform.session_dir / "serve_config.changed.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    deploy(platform, changed)
+    try:
+        yield
+    finally:
+        deploy(platform, deployed)

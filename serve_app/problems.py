@@ -9,10 +9,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from ray.serve.context import _get_serve_request_context
 
-from serve_app.errors import MalformedJson, PlatformError, UnsupportedMediaType, ValidationFailed
+from serve_app.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
+                              ValidationFailed)
 from serve_app.schemas import Problem
 
 logger = logging.getLogger("ray.serve")
+# Routes tagged so answer 400 to an invalid body, as OpenAI's API does; its clients expect that status.
+OPENAI_TAG = "openai"
 
 
 def current_request_id() -> str | None:
@@ -22,8 +25,10 @@ def current_request_id() -> str | None:
 
 def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None) -> JSONResponse:
     problem = Problem(title=title, status=status, detail=detail, requestId=current_request_id(), errors=errors)
+    # Overload is brief by design (requests finish in seconds): tell clients to come back soon.
+    headers = {"Retry-After": "1"} if status == 429 else None
     return JSONResponse(problem.model_dump(exclude_none=True), status_code=status,
-                        media_type="application/problem+json")
+                        media_type="application/problem+json", headers=headers)
 
 
 def problem_response(error: PlatformError, errors: list[dict] | None = None) -> JSONResponse:
@@ -46,7 +51,9 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
         return problem_response(MalformedJson("request body is not valid JSON"))
     fields = [{"field": ".".join(str(p) for p in issue["loc"][1:]) or "body", "message": issue["msg"]}
               for issue in issues]
-    return problem_response(ValidationFailed("request body failed validation"), errors=fields)
+    openai_route = OPENAI_TAG in getattr(request.scope.get("route"), "tags", ())
+    problem = (InvalidRequest if openai_route else ValidationFailed)("request body failed validation")
+    return problem_response(problem, errors=fields)
 
 
 async def _http_error(_: Request, error: HTTPException) -> JSONResponse:

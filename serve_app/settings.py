@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -18,3 +19,18 @@ class PlatformSettings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # The Feast online store FeatureLookup reads and `make materialize` fills.
     online_store: OnlineStore = "sqlite"
+    # Browser origins allowed to call the HTTP API (S1 §1: CORS for web front ends); none by default.
+    cors_origins: list[str] = []
+
+
+class LLMSettings(BaseSettings):
+    """S1's LLM limits, read from environment variables of the same names (S1 §5). A deployment's
+    user_config may override any of them live: init arguments win over the environment."""
+
+    max_concurrent_inference: int = Field(default=64, ge=1)
+    inference_timeout_sec: float = Field(default=60.0, gt=0)
+    llm_input_max_length: int = Field(default=2048, ge=1)
+    # When set, a failed generation answers 200 with this text instead of an error (S1 §4).
+    llm_fallback_response: str | None = None
+    # A request counts toward goodput when its first token came within this SLA [S2].
+    llm_ttft_sla_sec: float = Field(default=2.0, gt=0)

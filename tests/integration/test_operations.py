@@ -1,16 +1,15 @@
 """Health, request-id propagation and the Serve CLI against the deployed platform."""
 
 import base64
-import json
-import time
 import uuid
 
 import yaml
 
 from serve_app.artifacts.shapes import shape_png
 from serve_app.local_cluster import APP_NAME, serve_cli
+from tests.integration.replica_logs import log_lines_with
 
-MODEL_DEPLOYMENTS = {"DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer"}
+MODEL_DEPLOYMENTS = {"DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer", "Embedder"}
 
 
 def test_live_and_ready(client):
@@ -30,31 +29,15 @@ def test_serve_status_shows_the_app_running(client, platform):
         name: "HEALTHY" for name in MODEL_DEPLOYMENTS | {"Ingress"}}
 
 
-def _log_lines_with(session_dir, request_id: str, timeout_s: float = 10) -> dict[str, list[dict]]:
-    """JSON log lines per deployment that carry `request_id`, read from Serve's replica logs."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found: dict[str, list[dict]] = {}
-        for path in (session_dir / "logs" / "serve").glob("replica_*.log"):
-            for line in path.read_text(errors="replace").splitlines():
-                if request_id in line:
-                    record = json.loads(line)
-                    deployment = record["deployment"].removeprefix(f"{APP_NAME}_")
-                    found.setdefault(deployment, []).append(record)
-        if set(found) >= {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} \
-                or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
-
-
 def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, platform):
     request_id = f"test-{uuid.uuid4()}"
     image = base64.b64encode(shape_png("square", 3)).decode()
     response = client.post("/v1/graphs/caption", json={"image": image}, headers={"X-Request-Id": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
-    lines = _log_lines_with(platform.session_dir, request_id)
-    assert {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} <= set(lines)
+    expected = {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"}
+    lines = log_lines_with(platform.session_dir, request_id, expected)
+    assert expected <= set(lines)
     assert all(record["request_id"] == request_id for records in lines.values() for record in records)
     graph_lines = [r for r in lines["Ingress"] if r.get("graph") == "caption"]
     assert graph_lines and graph_lines[0]["result"] == "SUCCESS"

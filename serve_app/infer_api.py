@@ -1,0 +1,71 @@
+"""S1's compatibility routes: `POST /infer` and `POST /infer/stream` with S1's schema and limits."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from serve_app.generation import ChatMessage, GenerationRequest, SamplingOptions, StreamEvent
+from serve_app.llm_service import SOURCE_HEADER, LLMService
+from serve_app.sse import DONE, HEADERS, error_event, sse
+
+router = APIRouter(tags=["s1"])
+
+
+class InferRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=4096)
+    max_length: int = Field(default=100, ge=1, le=4096, description="most tokens to generate")
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    num_return_sequences: int = Field(default=1, ge=1, le=8)
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, query: str) -> str:
+        if not query.strip():
+            raise ValueError("query must contain text, not only whitespace")
+        return query
+
+    def generation(self) -> GenerationRequest:
+        sampling = SamplingOptions(max_tokens=self.max_length, temperature=self.temperature, top_p=self.top_p,
+                                   n=self.num_return_sequences)
+        # The query is the user's turn of a chat. S1 cuts long input rather than refusing it, so the
+        # context window is cut the same way.
+        return GenerationRequest(messages=[ChatMessage(role="user", content=self.query)], sampling=sampling,
+                                 truncate_prompt=True)
+
+
+class InferResponse(BaseModel):
+    generated_text: str
+    # Every sequence when num_return_sequences > 1; generated_text is the first.
+    generated_texts: list[str]
+
+
+@router.post("/infer", response_model=InferResponse)
+async def infer(body: InferRequest, request: Request, response: Response) -> InferResponse:
+    service: LLMService = request.app.state.llm
+    completion = await service.complete(body.generation())
+    response.headers[SOURCE_HEADER] = completion.source
+    return InferResponse(generated_text=completion.texts[0], generated_texts=completion.texts)
+
+
+async def _text_events(events: AsyncIterator[StreamEvent]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            for delta in event.deltas:
+                if delta.text:
+                    yield sse({"index": delta.index, "text": delta.text})
+    except Exception as error:
+        yield error_event(error)
+    yield DONE
+
+
+@router.post("/infer/stream")
+async def infer_stream(body: InferRequest, request: Request) -> StreamingResponse:
+    """Server-sent events: `data: {"index", "text"}` per piece of text, then `data: [DONE]`."""
+    service: LLMService = request.app.state.llm
+    events = await service.stream(body.generation())
+    return StreamingResponse(_text_events(events), media_type="text/event-stream", headers=HEADERS)

@@ -1,0 +1,126 @@
+"""The ingress side of every LLM call, whatever the HTTP dialect: S1 preprocessing (length, whitespace,
+PII) before the model, the opt-in semantic cache, error translation and S1's fallback answer."""
+
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import BackPressureError
+from ray.serve.handle import DeploymentHandle
+from ray.serve.metrics import Counter
+
+from serve_app.errors import ConcurrencyLimitReached, InferenceFailed, PlatformError
+from serve_app.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
+from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig
+from serve_app.settings import LLMSettings
+from serve_app.text_preprocessing import preprocess_text
+
+logger = logging.getLogger("ray.serve")
+# Response header naming where a completion came from: engine, cache or fallback.
+SOURCE_HEADER = "X-Completion-Source"
+
+
+def as_platform_error(error: Exception) -> PlatformError:
+    """What a client may learn of a failed LLM call (S1 §4)."""
+    if isinstance(error, PlatformError):
+        return error
+    if isinstance(error, BackPressureError):  # LLMServer's own queue is full
+        return ConcurrencyLimitReached()
+    if isinstance(error, RayActorError):
+        return InferenceFailed("the LLM replica stopped; retry the request")
+    logger.exception("LLM call failed")
+    return PlatformError("internal error")
+
+
+def events_of(completion: Completion) -> list[StreamEvent]:
+    """A finished completion as a stream: one event with every choice's text, usage last."""
+    deltas = [Delta(index=i, text=text, finish_reason=reason)
+              for i, (text, reason) in enumerate(zip(completion.texts, completion.finish_reasons))]
+    return [StreamEvent(deltas=deltas, usage=completion.usage)]
+
+
+class LLMService:
+    """Calls LLMServer (and the Embedder for the semantic cache) for the HTTP routers."""
+
+    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle, model_id: str, embedding_model_id: str):
+        self.llm, self.embedder = llm, embedder
+        self.model_id, self.embedding_model_id = model_id, embedding_model_id
+        self._cache_lookups = Counter("llm_semantic_cache_lookups", "Semantic cache lookups by result.",
+                                      ("model", "result"))
+        self.configure(LLMSettings(), SemanticCacheConfig())
+
+    def configure(self, settings: LLMSettings, cache: SemanticCacheConfig) -> None:
+        self.settings = settings
+        self.cache = SemanticCache(cache) if cache.enabled else None
+
+    def prepare(self, request: GenerationRequest) -> GenerationRequest:
+        """Truncate, collapse whitespace and mask PII in every text the model (and any log) will see."""
+        clean = partial(preprocess_text, max_length=self.settings.llm_input_max_length)
+        if request.prompt is not None:
+            return request.model_copy(update={"prompt": clean(request.prompt)})
+        messages = [message.model_copy(update={"content": clean(message.content)}) for message in request.messages]
+        return request.model_copy(update={"messages": messages})
+
+    async def complete(self, request: GenerationRequest) -> Completion:
+        request = self.prepare(request)
+        key, embedding, cached = await self._cache_lookup(request)
+        if cached is not None:
+            return cached
+        try:
+            completion = await self.llm.complete.remote(request)
+        except Exception as error:
+            return self._fallback_or_raise(error, request)
+        if key is not None:
+            self.cache.store(key, embedding, completion.model_copy(update={"source": "cache"}))
+        return completion
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Wait for the first event before answering, so a refusal still gets its own status code."""
+        request = self.prepare(request)
+        _, _, cached = await self._cache_lookup(request)
+        if cached is not None:
+            return _iterate(events_of(cached))
+        responses = self.llm.options(stream=True).stream.remote(request)
+        try:
+            first = await anext(responses)
+        except Exception as error:
+            responses.cancel()
+            return _iterate(events_of(self._fallback_or_raise(error, request)))
+        return _relay(first, responses)
+
+    async def _cache_lookup(self, request: GenerationRequest):
+        """(key, embedding, hit): only greedy requests are cacheable, keyed by model and every sampling option."""
+        if self.cache is None or request.sampling.temperature != 0:
+            return None, None, None
+        key = (self.model_id, request.prompt is None, request.sampling)
+        embedding = (await self.embedder.embed.remote([request.text()]))["embeddings"][0]
+        cached = self.cache.lookup(key, embedding)
+        self._cache_lookups.inc(tags={"model": self.model_id, "result": "miss" if cached is None else "hit"})
+        return key, embedding, cached
+
+    def _fallback_or_raise(self, error: Exception, request: GenerationRequest) -> Completion:
+        problem = as_platform_error(error)
+        fallback = self.settings.llm_fallback_response
+        # The client's own mistakes (4xx other than overload) are never papered over.
+        if fallback is None or (problem.status < 500 and problem.status != 429):
+            raise problem from error
+        logger.warning("LLM fallback answer served", extra={"problem": problem.title, "detail": problem.detail})
+        n = request.sampling.n
+        return Completion(texts=[fallback] * n, finish_reasons=["stop"] * n,
+                          usage=Usage(prompt_tokens=0, completion_tokens=0), source="fallback")
+
+
+async def _iterate(events: list[StreamEvent]) -> AsyncIterator[StreamEvent]:
+    for event in events:
+        yield event
+
+
+async def _relay(first: StreamEvent, responses) -> AsyncIterator[StreamEvent]:
+    try:
+        yield first
+        async for event in responses:
+            yield event
+    finally:
+        # The client went away (or the stream ended): stop LLMServer, which aborts the engine request.
+        responses.cancel()

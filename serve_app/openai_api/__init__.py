@@ -1,0 +1,1 @@
+"""OpenAI-compatible API: routes (router.py), request/response models (protocol.py), formatting (serving.py)."""

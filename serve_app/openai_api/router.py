@@ -1,0 +1,67 @@
+"""Routes of the OpenAI-compatible API; the logic lives in LLMService and serving.py."""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from serve_app.errors import InvalidRequest, UnknownModel
+from serve_app.generation import GenerationRequest
+from serve_app.llm_service import SOURCE_HEADER, LLMService
+from serve_app.problems import OPENAI_TAG
+from serve_app.openai_api.protocol import (ChatCompletion, ChatCompletionRequest, CompletionRequest,
+                                           EmbeddingList, EmbeddingRequest, ModelCard, ModelList, TextCompletion)
+from serve_app.sse import HEADERS as SSE_HEADERS
+from serve_app.openai_api.serving import (chat_completion, chat_stream, embedding_list, text_completion,
+                                          text_stream)
+
+router = APIRouter(tags=[OPENAI_TAG])
+
+
+def _service(request: Request, model: str | None = None, embedding: bool = False) -> LLMService:
+    """The LLM service, once `model` is known to be the one it serves (of its kind)."""
+    service: LLMService = request.app.state.llm
+    served = service.embedding_model_id if embedding else service.model_id
+    if model is not None and model != served:
+        raise UnknownModel(f"the model `{model}` does not exist; GET /v1/models lists what is served")
+    return service
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models(request: Request) -> ModelList:
+    service = _service(request)
+    return ModelList(data=[ModelCard(id=service.model_id), ModelCard(id=service.embedding_model_id)])
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion)
+async def create_chat_completion(body: ChatCompletionRequest, request: Request, response: Response):
+    service = _service(request, body.model)
+    generation = GenerationRequest(messages=body.messages, sampling=body.sampling(body.max_completion_tokens))
+    if body.stream:
+        events = await service.stream(generation)
+        return StreamingResponse(chat_stream(body.model, events, body.include_usage),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
+    completion = await service.complete(generation)
+    response.headers[SOURCE_HEADER] = completion.source
+    return chat_completion(body.model, completion)
+
+
+@router.post("/v1/completions", response_model=TextCompletion)
+async def create_completion(body: CompletionRequest, request: Request, response: Response):
+    service = _service(request, body.model)
+    prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
+    if len(prompts) != 1:
+        raise InvalidRequest("send one prompt per request; batched prompts are not supported")
+    generation = GenerationRequest(prompt=prompts[0], sampling=body.sampling())
+    if body.stream:
+        events = await service.stream(generation)
+        return StreamingResponse(text_stream(body.model, events, body.include_usage),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
+    completion = await service.complete(generation)
+    response.headers[SOURCE_HEADER] = completion.source
+    return text_completion(body.model, completion)
+
+
+@router.post("/v1/embeddings", response_model=EmbeddingList)
+async def create_embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
+    service = _service(request, body.model, embedding=True)
+    result = await service.embedder.embed.remote(body.texts())
+    return embedding_list(body.model, result, body.encoding_format)

@@ -1,0 +1,22 @@
+"""Server-sent events as both streaming dialects (OpenAI, S1 /infer/stream) write them."""
+
+import json
+
+from pydantic import BaseModel
+
+from serve_app.llm_service import as_platform_error
+
+DONE = "data: [DONE]\n\n"
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse(payload: BaseModel | dict) -> str:
+    data = payload.model_dump_json(exclude_none=True) if isinstance(payload, BaseModel) else json.dumps(
+        payload, ensure_ascii=False)
+    return f"data: {data}\n\n"
+
+
+def error_event(error: Exception) -> str:
+    """A failure after the status line went out travels as an event, the way vLLM's server sends it."""
+    problem = as_platform_error(error)
+    return sse({"error": {"message": problem.detail, "type": problem.title, "code": problem.status}})
