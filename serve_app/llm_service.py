@@ -45,6 +45,8 @@ class LLMService:
 
     def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle, model_id: str, embedding_model_id: str):
         self.llm, self.embedder = llm, embedder
+        # Made once: options() builds a new handle object on every call.
+        self._llm_stream = llm.options(stream=True)
         self.model_id, self.embedding_model_id = model_id, embedding_model_id
         self._cache_lookups = Counter("llm_semantic_cache_lookups", "Semantic cache lookups by result.",
                                       ("model", "result"))
@@ -81,7 +83,7 @@ class LLMService:
         _, _, cached = await self._cache_lookup(request)
         if cached is not None:
             return _iterate(events_of(cached))
-        responses = self.llm.options(stream=True).stream.remote(request)
+        responses = self._llm_stream.stream.remote(request)
         try:
             first = await anext(responses)
         except Exception as error:

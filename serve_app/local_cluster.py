@@ -76,8 +76,10 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
     config = yaml.safe_load(config_path.read_text())
     port = free_port()
     config["http_options"]["port"] = port
+    # Metrics reach the Prometheus endpoint every second instead of every ten, so checks see them soon.
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,
-                       dashboard_host="127.0.0.1", dashboard_port=free_port())
+                       dashboard_host="127.0.0.1", dashboard_port=free_port(),
+                       _system_config={"metrics_report_interval_ms": 1000})
     try:
         session_dir = Path(context.address_info["session_dir"])
         deployed = session_dir / "serve_config.yaml"
