@@ -31,33 +31,32 @@ async def list_models(request: Request) -> ModelList:
     return ModelList(data=[ModelCard(id=service.model_id), ModelCard(id=service.embedding_model_id)])
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion)
-async def create_chat_completion(body: ChatCompletionRequest, request: Request, response: Response):
+async def _generate(request: Request, response: Response, body: ChatCompletionRequest | CompletionRequest,
+                    generation: GenerationRequest, as_stream, as_whole):
+    """Stream (SSE) or answer whole, as the body asks; `as_stream`/`as_whole` give the response shape."""
     service = _service(request, body.model)
-    generation = GenerationRequest(messages=body.messages, sampling=body.sampling(body.max_completion_tokens))
     if body.stream:
         events = await service.stream(generation)
-        return StreamingResponse(chat_stream(body.model, events, body.include_usage),
+        return StreamingResponse(as_stream(body.model, events, body.include_usage),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
     completion = await service.complete(generation)
     response.headers[SOURCE_HEADER] = completion.source
-    return chat_completion(body.model, completion)
+    return as_whole(body.model, completion)
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion)
+async def create_chat_completion(body: ChatCompletionRequest, request: Request, response: Response):
+    generation = GenerationRequest(messages=body.messages, sampling=body.sampling(body.max_completion_tokens))
+    return await _generate(request, response, body, generation, chat_stream, chat_completion)
 
 
 @router.post("/v1/completions", response_model=TextCompletion)
 async def create_completion(body: CompletionRequest, request: Request, response: Response):
-    service = _service(request, body.model)
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if len(prompts) != 1:
         raise InvalidRequest("send one prompt per request; batched prompts are not supported")
     generation = GenerationRequest(prompt=prompts[0], sampling=body.sampling())
-    if body.stream:
-        events = await service.stream(generation)
-        return StreamingResponse(text_stream(body.model, events, body.include_usage),
-                                 media_type="text/event-stream", headers=SSE_HEADERS)
-    completion = await service.complete(generation)
-    response.headers[SOURCE_HEADER] = completion.source
-    return text_completion(body.model, completion)
+    return await _generate(request, response, body, generation, text_stream, text_completion)
 
 
 @router.post("/v1/embeddings", response_model=EmbeddingList)
