@@ -84,3 +84,19 @@ class ModelLoadFailed(PlatformError):
 
     def __init__(self, detail: str = "LLM 모델 로딩 실패"):
         super().__init__(detail)
+
+
+class DuplicateAnalysis(PlatformError):
+    """The same analysis (same key) is already running; S2 answers the duplicate 409."""
+
+    status, title = 409, "duplicate_analysis"
+
+
+class CircuitOpen(PlatformError):
+    """A graph node's circuit breaker is open and the node has no fallback."""
+
+    status, title = 503, "circuit_open"
+
+
+class NodeTimeout(PlatformError):
+    status, title = 504, "node_timeout"
