@@ -15,6 +15,7 @@ import httpx
 import yaml
 
 from benchmarks.loadgen import LoadResult, closed_loop
+from benchmarks.plots import concurrency_figure
 from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
 from serve_app.local_cluster import LocalPlatform, deploy, local_platform
 
@@ -87,24 +88,12 @@ def report(results: dict[str, list[LoadResult]]) -> str:
 
 
 def plot(results: dict[str, list[LoadResult]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, (latency, throughput) = pyplot.subplots(1, 2, figsize=(11, 4))
-    for name, rows in results.items():
-        concurrency = [r.concurrency for r in rows]
-        latency.plot(concurrency, [r.p99_ms for r in rows], marker="o", label=name)
-        throughput.plot(concurrency, [r.req_per_s for r in rows], marker="o", label=name)
-    latency.axhline(SLO_MS, color="grey", linestyle="--", label=f"{SLO_MS:.0f} ms SLO")
-    for axis, title in ((latency, "p99 latency (ms)"), (throughput, "throughput (req/s)")):
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("concurrent clients")
-        axis.set_title(title)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with concurrency_figure(path, "p99 latency (ms)", "throughput (req/s)") as (latency, throughput):
+        for name, rows in results.items():
+            concurrency = [r.concurrency for r in rows]
+            latency.plot(concurrency, [r.p99_ms for r in rows], marker="o", label=name)
+            throughput.plot(concurrency, [r.req_per_s for r in rows], marker="o", label=name)
+        latency.axhline(SLO_MS, color="grey", linestyle="--", label=f"{SLO_MS:.0f} ms SLO")
 
 
 def main() -> None:

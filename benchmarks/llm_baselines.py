@@ -4,10 +4,7 @@ behind a one-at-a-time worker, and vLLM's own OpenAI server with the platform's 
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -15,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, RequestRecord, llm_closed_loop, sweep, timed_record
+from benchmarks.processes import running_process
 from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV
 from serve_app.local_cluster import free_port
 
@@ -104,41 +102,11 @@ def running_vllm_serve(model_dir: Path, port: int | None = None, engine_args: di
                "--served-model-name", served_model_name, "--host", "127.0.0.1", "--port", str(port),
                *engine_flags({**DEFAULT_ENGINE_ARGS, **(engine_args or {})})]
     # VLLM_CONFIGURE_LOGGING=0 exists for Serve's log handlers; a standalone server keeps vLLM's own
-    # logging, which the start-up error below shows.
+    # logging, which the start-up error shows.
     env = {**os.environ, **{k: v for k, v in ENGINE_ENV.items() if k != "VLLM_CONFIGURE_LOGGING"}}
-    log = tempfile.TemporaryFile()  # a file, not a pipe: nobody reads along, and a full pipe would block it
-    # Own session: the engine core runs in a child process, and stopping must reach it too.
-    process = subprocess.Popen(command, env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + ready_timeout_s
-        while not _healthy(base_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"vllm serve did not start: {log.read().decode(errors='replace')[-3000:]}")
-            time.sleep(1)
+    with running_process(command, env, lambda: _healthy(base_url), "vllm serve", ready_timeout_s):
         yield base_url
-    finally:
-        stop_process_group(process)
-        log.close()
-
-
-def stop_process_group(process: subprocess.Popen, grace_s: float = 20) -> None:
-    """SIGTERM the group, SIGKILL whatever of it is left after `grace_s`; returns once all of it is gone."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + grace_s
-    while True:
-        try:
-            os.killpg(process.pid, signal.SIGKILL if time.monotonic() > deadline or process.poll() is None else 0)
-        except ProcessLookupError:
-            process.wait()
-            return
-        time.sleep(0.2)
 
 
 def _healthy(base_url: str) -> bool:

@@ -20,6 +20,7 @@ import torch
 
 from benchmarks.llm_baselines import hf_sequential, running_vllm_serve
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
+from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
 from serve_app.settings import PlatformSettings
 
@@ -126,26 +127,14 @@ def report(systems: dict, notes: dict[str, str], rows: list[dict], checks: dict,
 
 
 def plot(systems: dict[str, list[LLMLoadResult] | None], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, (throughput, ttft) = pyplot.subplots(1, 2, figsize=(11, 4))
-    for name, results in systems.items():
-        if results:
-            concurrency = [r.concurrency for r in results]
-            throughput.plot(concurrency, [r.tokens_per_s for r in results], marker="o", label=name)
-            ttft.plot(concurrency, [r.ttft_p50_ms for r in results], marker="o", label=name)
-    ttft.axhline(TTFT_SLO_MS, color="grey", linestyle="--", label=f"{TTFT_SLO_MS:.0f} ms")
-    ttft.set_yscale("log")
-    for axis, title in ((throughput, "completion tokens/s"), (ttft, "TTFT p50 (ms)")):
-        axis.set_xscale("log", base=2)
-        axis.set_xlabel("concurrent clients")
-        axis.set_title(title)
-        axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with concurrency_figure(path, "completion tokens/s", "TTFT p50 (ms)") as (throughput, ttft):
+        for name, results in systems.items():
+            if results:
+                concurrency = [r.concurrency for r in results]
+                throughput.plot(concurrency, [r.tokens_per_s for r in results], marker="o", label=name)
+                ttft.plot(concurrency, [r.ttft_p50_ms for r in results], marker="o", label=name)
+        ttft.axhline(TTFT_SLO_MS, color="grey", linestyle="--", label=f"{TTFT_SLO_MS:.0f} ms")
+        ttft.set_yscale("log")
 
 
 def main() -> None:
