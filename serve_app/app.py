@@ -8,11 +8,14 @@ from ray.serve import Application
 from deployments.backends import BackendConfig
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.embedder import EMBEDDING_MODEL_ID, Embedder
+from deployments.fault_injector import FaultInjector
 from deployments.feature_lookup import FeatureLookup
 from deployments.llm_server import LLMServer
 from deployments.ranker import Ranker
 from deployments.vision_classifier import VisionClassifier
 from graphs.builtin import ModelHandles
+from graphs.registry import check_graphs, graph_deployments
+from graphs.spec import GraphSpec
 from serve_app.artifacts import ArtifactLayout
 from serve_app.ingress import Ingress
 from serve_app.settings import OnlineStore, PlatformSettings
@@ -28,6 +31,10 @@ class PlatformArgs(BaseModel):
     # The id clients name in OpenAI requests; GET /v1/models lists it.
     llm_model_id: str = "tiny-llama"
     vision_backend: BackendConfig = Field(default_factory=BackendConfig)
+    # Declared graphs, served at POST /v1/graphs/{name}: adding one is an edit of serve_config.yaml.
+    graphs: dict[str, GraphSpec] = Field(default_factory=dict)
+    # Test configs only: FaultInjector deployments (deployments/fault_injector.py) by name, with their faults.
+    fault_injectors: dict[str, dict] = Field(default_factory=dict)
 
 
 def build_app(args: PlatformArgs) -> Application:
@@ -41,4 +48,11 @@ def build_app(args: PlatformArgs) -> Application:
         llm=LLMServer.bind(str(layout.llm), args.llm_engine_args, args.llm_model_id),
         embedder=Embedder.bind(),
     )
-    return Ingress.bind(models, args.llm_model_id, EMBEDDING_MODEL_ID)
+    deployments = [(DaliPreprocessor, models.preprocessor), (VisionClassifier, models.vision),
+                   (FeatureLookup, models.features), (Ranker, models.ranker), (LLMServer, models.llm),
+                   (Embedder, models.embedder)]
+    deployments += [(FaultInjector.options(name=name), FaultInjector.options(name=name).bind(**faults))
+                    for name, faults in args.fault_injectors.items()]
+    check_graphs(args.graphs, {deployment.name: deployment.func_or_class for deployment, _ in deployments})
+    bound = graph_deployments(args.graphs, {deployment.name: app for deployment, app in deployments})
+    return Ingress.bind(models, args.llm_model_id, EMBEDDING_MODEL_ID, bound, args.graphs)

@@ -100,3 +100,7 @@ class CircuitOpen(PlatformError):
 
 class NodeTimeout(PlatformError):
     status, title = 504, "node_timeout"
+
+
+class UnknownGraph(PlatformError):
+    status, title = 404, "unknown_graph"

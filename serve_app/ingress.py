@@ -2,9 +2,10 @@
 
 import logging
 import time
+from typing import Any
 from collections.abc import Awaitable
 
-from fastapi import FastAPI
+from fastapi import Body, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,11 @@ from ray.serve.handle import DeploymentHandle
 
 from graphs import builtin
 from graphs.builtin import ModelHandles
+from graphs.executor import GraphExecutor, resolve
+from graphs.graph_metrics import GraphMetrics
+from graphs.spec import INPUT, GraphSpec
+from serve_app.analysis_lock import AnalysisLock
+from serve_app.errors import UnknownGraph
 from serve_app.infer_api import router as infer_router
 from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
@@ -60,8 +66,14 @@ class IngressConfig(BaseModel):
 class Ingress:
     """Routes HTTP requests to the graphs and the LLM APIs; readiness reflects every deployment of the app."""
 
-    def __init__(self, models: ModelHandles, llm_model_id: str, embedding_model_id: str):
+    def __init__(self, models: ModelHandles, llm_model_id: str, embedding_model_id: str,
+                 graph_handles: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec]):
         self.models = models
+        metrics = GraphMetrics()
+        self.graphs = {name: GraphExecutor(name, spec, graph_handles, metrics) for name, spec in graphs.items()}
+        redis_url = PlatformSettings().redis_url
+        self.locks = {name: AnalysisLock(redis_url, spec.dedupe.lock_ttl_s, spec.dedupe.reuse_window_s, f"graph:{name}")
+                      for name, spec in graphs.items() if spec.dedupe}
         # The routers reach the handles and the LLM service through request.app.
         app.state.models = models
         app.state.llm = LLMService(models.llm, models.embedder, llm_model_id, embedding_model_id)
@@ -102,3 +114,23 @@ class Ingress:
     @app.post("/v1/graphs/caption", response_model=CaptionResponse)
     async def caption(self, request: ImageRequest) -> dict:
         return await _run_graph("caption", builtin.caption(self.models, request.image_bytes()))
+
+    @app.post("/v1/graphs/{name}")
+    async def run_declared_graph(self, name: str, body: dict = Body()) -> Any:
+        """Any graph declared in serve_config.yaml; the body is its `$input`."""
+        executor = self._graph(name)
+        if (lock := self.locks.get(name)) is None:
+            return await _run_graph(name, executor.run(body))
+        key = ":".join(str(part) for part in resolve(executor.spec.dedupe.key, {INPUT: body}, "dedupe"))
+        return await _run_graph(name, lock.run(key, lambda: executor.run(body)))
+
+    @app.get("/v1/graphs/{name}/stats")
+    async def graph_stats(self, name: str) -> dict:
+        """This replica's policy counts per node: calls, retries, fallbacks, breaker state, shadow agreement."""
+        self._graph(name)
+        return {"graph": name, "nodes": self.graphs[name].metrics.snapshot(name)}
+
+    def _graph(self, name: str) -> GraphExecutor:
+        if name not in self.graphs:
+            raise UnknownGraph(f"no graph {name!r}; declared: {', '.join(sorted(self.graphs)) or 'none'}")
+        return self.graphs[name]

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,17 +94,21 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
 
 
 @contextlib.contextmanager
-def reconfigured(platform: LocalPlatform, changes: dict[str, dict]) -> Iterator[None]:
-    """Redeploy with fields of some deployments replaced ({"LLMServer": {"user_config": ...}}), then
-    deploy the original config again."""
-    deployed = platform.session_dir / "serve_config.yaml"
-    config = yaml.safe_load(deployed.read_text())
-    for entry in config["applications"][0]["deployments"]:
+def reconfigured(platform: LocalPlatform, changes: dict[str, dict], args: dict | None = None,
+                 base: Path | None = None) -> Iterator[Path]:
+    """Redeploy `base` (the platform's config by default) with fields of some deployments replaced
+    ({"LLMServer": {"user_config": ...}}) and builder `args` merged in; deploy `base` again on exit.
+    Yields the changed config's path, the base of a nested change."""
+    base = base or platform.session_dir / "serve_config.yaml"
+    config = yaml.safe_load(base.read_text())
+    application = config["applications"][0]
+    application["args"] = {**application.get("args", {}), **(args or {})}
+    for entry in application["deployments"]:
         entry.update(changes.get(entry["name"], {}))
-    changed = platform.session_dir / "serve_config.changed.yaml"
+    changed = base.with_name(f"{base.stem}.{uuid.uuid4().hex[:8]}.yaml")
     changed.write_text(yaml.safe_dump(config))
     deploy(platform, changed)
     try:
-        yield
+        yield changed
     finally:
-        deploy(platform, deployed)
+        deploy(platform, base)

@@ -1,0 +1,85 @@
+"""FaultInjector: a graph node that misbehaves on purpose, FOR TESTS ONLY.
+
+It exists so fault tests can put latency, errors, hangs and crashes into a graph from a test config;
+no production application should bind it."""
+
+import asyncio
+import os
+import random
+
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve.exceptions import RayServeException
+
+from serve_app.errors import PlatformError
+
+
+class InjectedFault(PlatformError):
+    """The error a FaultInjector raises; its status is the configured one (5xx retryable, 4xx the client's)."""
+
+    title = "injected_fault"
+
+    def __init__(self, status: int, detail: str = "injected fault"):
+        super().__init__(detail)
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.status >= 500
+
+    def __reduce__(self):
+        # Exception pickling replays `args` (the detail only); the status must cross Ray too.
+        return type(self), (self.status, self.detail)
+
+
+class FaultConfig(BaseModel):
+    """What every call suffers: added latency, a share of errors, a hang or a crash of the replica."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_s: float = Field(default=0, ge=0)
+    error_rate: float = Field(default=0, ge=0, le=1)
+    error_status: int = Field(default=503, ge=400, le=599)
+    # Never answer: the caller's timeout has to cut the call.
+    hang: bool = False
+    # os._exit(1) on a call: the replica process dies and Serve has to replace it.
+    crash: bool = False
+    seed: int | None = None
+
+
+def _deployment_name() -> str:
+    try:
+        return serve.get_replica_context().deployment
+    except RayServeException:
+        return "FaultInjector"
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=64)
+class FaultInjector:
+    """FOR TESTS ONLY: injects the faults of a FaultConfig into every call, then echoes the payload."""
+
+    def __init__(self, **config):
+        self.name = _deployment_name()
+        self._calls = 0
+        self.reconfigure(config)
+
+    def reconfigure(self, user_config: dict) -> None:
+        """A new FaultConfig, applied live; it restarts the error sequence from its seed."""
+        self.config = FaultConfig(**user_config)
+        self._rng = random.Random(self.config.seed)
+
+    async def __call__(self, payload: dict) -> dict:
+        self._calls += 1
+        if self.config.crash:
+            os._exit(1)
+        if self.config.latency_s:
+            await asyncio.sleep(self.config.latency_s)
+        if self.config.hang:
+            await asyncio.Event().wait()
+        if self._rng.random() < self.config.error_rate:
+            raise InjectedFault(self.config.error_status, f"{self.name}: injected fault {self.config.error_status}")
+        return {**payload, "served_by": self.name}
+
+    def calls(self) -> int:
+        """Calls that reached this replica, failed ones included: proof that traffic arrived."""
+        return self._calls

@@ -1,0 +1,192 @@
+"""The declarative graph spec, read from the builder args in serve_config.yaml: named nodes of kind
+model, function, sequence, ensemble, switch and splitter, each with optional policies.
+
+References pick values out of the run's context: `$input` is the request body, `$<node>` a node's
+output, and dotted paths go inside them (`$input.user_id`, `$rank.items`)."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from serve_app.resilience import BreakerPolicy, RetryPolicy
+
+INPUT = "input"
+
+
+def ref_root(ref: str) -> str | None:
+    """The context key a `$...` reference reads (`input` or a node name); None for a literal."""
+    return ref[1:].split(".", 1)[0] if isinstance(ref, str) and ref.startswith("$") else None
+
+
+class Shadow(BaseModel):
+    """A node that receives a copy of the traffic off the critical path; `compare` is the dotted path
+    (into both outputs) whose equality counts as agreement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str
+    compare: str | None = None
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float | None = Field(default=None, gt=0)
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy | None = None
+    # Answers instead when the node fails or its breaker is open: a model or a rule-based function node.
+    fallback: str | None = None
+    shadow: Shadow | None = None
+
+    def children(self) -> list[str]:
+        return []
+
+    def refs(self) -> list[Any]:
+        return []
+
+
+class _Call(_Node):
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    # Dotted path into the result to keep as this node's output.
+    select: str | None = None
+
+    def refs(self) -> list[Any]:
+        return [*self.args, *self.kwargs.values()]
+
+
+class ModelNode(_Call):
+    kind: Literal["model"]
+    deployment: str
+    method: str = "__call__"
+
+
+class FunctionNode(_Call):
+    """A pure function of the project's registry (graphs/functions.py): glue and rule-based answers."""
+
+    kind: Literal["function"]
+    function: str
+
+
+class SequenceNode(_Node):
+    kind: Literal["sequence"]
+    steps: list[str] = Field(min_length=1)
+
+    def children(self) -> list[str]:
+        return self.steps
+
+
+class EnsembleNode(_Node):
+    """Runs the branches concurrently; the output maps each branch name to its output."""
+
+    kind: Literal["ensemble"]
+    branches: list[str] = Field(min_length=2)
+
+    def children(self) -> list[str]:
+        return self.branches
+
+
+class SwitchNode(_Node):
+    kind: Literal["switch"]
+    on: str
+    cases: dict[str, str] = Field(min_length=1)
+    default: str | None = None
+
+    def children(self) -> list[str]:
+        return [*self.cases.values(), *([self.default] if self.default else [])]
+
+    def refs(self) -> list[Any]:
+        return [self.on]
+
+
+class SplitterNode(_Node):
+    """Sends each request to one route, chosen at random in proportion to the weights."""
+
+    kind: Literal["splitter"]
+    routes: dict[str, float] = Field(min_length=1)
+
+    @field_validator("routes")
+    @classmethod
+    def _weights(cls, routes: dict[str, float]) -> dict[str, float]:
+        if any(weight < 0 for weight in routes.values()) or sum(routes.values()) <= 0:
+            raise ValueError(f"weights must be ≥ 0 with a positive sum, got {routes}")
+        return routes
+
+    def children(self) -> list[str]:
+        return list(self.routes)
+
+
+Node = Annotated[ModelNode | FunctionNode | SequenceNode | EnsembleNode | SwitchNode | SplitterNode,
+                 Field(discriminator="kind")]
+
+
+class Dedupe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: list[str] = Field(min_length=1)  # references whose values make the key
+    lock_ttl_s: float = Field(default=120, gt=0)
+    reuse_window_s: float = Field(default=600, ge=0)
+
+
+class GraphSpec(BaseModel):
+    """One graph: its nodes, the node that runs first, and what the answer is made of."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nodes: dict[str, Node] = Field(min_length=1)
+    root: str
+    # A reference, or a mapping of answer fields to references; the root's output by default.
+    output: str | dict[str, str] | None = None
+    # S2's duplicate-work rule: one run per key at a time (409 for a concurrent duplicate), and a recent
+    # success inside the window answers again instead of recomputing. Shared across replicas via Redis.
+    dedupe: Dedupe | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "GraphSpec":
+        if INPUT in self.nodes:
+            raise ValueError(f"no node may be called {INPUT!r}: `$input` is the request")
+        if self.root not in self.nodes:
+            raise ValueError(f"root {self.root!r} is not a node")
+        for name, node in self.nodes.items():
+            named = node.children() + [n for n in (node.fallback, node.shadow and node.shadow.node) if n]
+            for target in named:
+                if target not in self.nodes:
+                    raise ValueError(f"node {name!r} names {target!r}, which is not a node")
+            for ref in node.refs():
+                if (root := ref_root(ref)) not in (None, INPUT) and root not in self.nodes:
+                    raise ValueError(f"node {name!r} reads {ref!r}, but there is no node {root!r}")
+        outputs = [self.output] if isinstance(self.output, str) else list((self.output or {}).values())
+        for ref in outputs + (self.dedupe.key if self.dedupe else []):
+            if (root := ref_root(ref)) not in (None, INPUT) and root not in self.nodes:
+                raise ValueError(f"output reads {ref!r}, but there is no node {root!r}")
+        self._check_acyclic()
+        return self
+
+    def _check_acyclic(self) -> None:
+        """A node may not contain, fall back to, shadow or read from itself, directly or through others."""
+        edges = {name: set(node.children()) | {n for n in (node.fallback, node.shadow and node.shadow.node) if n}
+                 | {r for r in map(ref_root, node.refs()) if r not in (None, INPUT)}
+                 for name, node in self.nodes.items()}
+        visiting, done = set(), set()
+
+        def visit(name: str, path: list[str]) -> None:
+            if name in visiting:
+                raise ValueError(f"cycle: {' -> '.join([*path, name])}")
+            if name in done:
+                return
+            visiting.add(name)
+            for target in sorted(edges[name]):
+                visit(target, [*path, name])
+            visiting.discard(name)
+            done.add(name)
+
+        for name in self.nodes:
+            visit(name, [])
+
+    def deployments(self) -> dict[str, set[str]]:
+        """Each deployment the graph calls, with the methods it calls on it."""
+        used: dict[str, set[str]] = {}
+        for node in self.nodes.values():
+            if isinstance(node, ModelNode):
+                used.setdefault(node.deployment, set()).add(node.method)
+        return used
