@@ -54,7 +54,8 @@ def _deployment_name() -> str:
         return "FaultInjector"
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.05}, max_ongoing_requests=64)
+# No CPU reservation: it does no work, and the test configs add several beside a full platform.
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
 class FaultInjector:
     """FOR TESTS ONLY: injects the faults of a FaultConfig into every call, then echoes the payload."""
 

@@ -107,8 +107,9 @@ def reconfigured(platform: LocalPlatform, changes: dict[str, dict], args: dict |
         entry.update(changes.get(entry["name"], {}))
     changed = base.with_name(f"{base.stem}.{uuid.uuid4().hex[:8]}.yaml")
     changed.write_text(yaml.safe_dump(config))
-    deploy(platform, changed)
+    # Engines are already loaded: a redeploy that is not RUNNING within minutes will not become so.
+    deploy(platform, changed, timeout_s=180)
     try:
         yield changed
     finally:
-        deploy(platform, base)
+        deploy(platform, base, timeout_s=180)
