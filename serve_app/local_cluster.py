@@ -103,8 +103,11 @@ def reconfigured(platform: LocalPlatform, changes: dict[str, dict], args: dict |
     config = yaml.safe_load(base.read_text())
     application = config["applications"][0]
     application["args"] = {**application.get("args", {}), **(args or {})}
-    for entry in application["deployments"]:
-        entry.update(changes.get(entry["name"], {}))
+    entries = {entry["name"]: entry for entry in application["deployments"]}
+    for name, fields in changes.items():
+        if name not in entries:  # a deployment the args add (a FaultInjector, say)
+            application["deployments"].append(entries.setdefault(name, {"name": name}))
+        entries[name].update(fields)
     changed = base.with_name(f"{base.stem}.{uuid.uuid4().hex[:8]}.yaml")
     changed.write_text(yaml.safe_dump(config))
     # Engines are already loaded: a redeploy that is not RUNNING within minutes will not become so.

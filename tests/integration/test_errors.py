@@ -80,5 +80,6 @@ def test_a_bad_image_among_good_ones_fails_alone(client):
 
 
 def test_unknown_route_and_wrong_method_are_problem_json(client):
-    assert_problem(client.post("/v1/graphs/nope", json={}), 404, "not_found")
+    assert_problem(client.post("/v1/nope", json={}), 404, "not_found")
+    assert_problem(client.post("/v1/graphs/nope", json={}), 404, "unknown_graph")
     assert_problem(client.get("/v1/graphs/classify"), 405, "method_not_allowed")

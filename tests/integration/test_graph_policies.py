@@ -44,7 +44,9 @@ GRAPHS = {
 
 @pytest.fixture(scope="module")
 def graphs(platform):
-    with reconfigured(platform, {}, args={"fault_injectors": FAULTS, "graphs": GRAPHS}) as config, \
+    # flaky's faults also come from its user_config, so a test can heal it live, without restarting anything.
+    with reconfigured(platform, {"flaky": {"user_config": FAULTS["flaky"]}},
+                      args={"fault_injectors": FAULTS, "graphs": GRAPHS}) as config, \
             httpx.Client(base_url=platform.base_url, timeout=30) as http:
         yield http, config
 
@@ -82,8 +84,7 @@ def test_breaker_opens_under_failures_and_the_fallback_answers(graphs, calls):
 
 def test_breaker_closes_after_recovery(graphs, calls, platform):
     http, config = graphs
-    healed = {"fault_injectors": {**FAULTS, "flaky": {}}}
-    with reconfigured(platform, {}, args=healed, base=config):
+    with reconfigured(platform, {"flaky": {"user_config": {"error_rate": 0.0}}}, base=config):
         time.sleep(2)  # open_s: the next call is the half-open probe
         probe = http.post("/v1/graphs/guarded", json={"x": 1})
         assert probe.json() == {"x": 1, "served_by": "flaky"}

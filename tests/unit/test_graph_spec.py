@@ -53,3 +53,11 @@ def test_the_declared_graphs_of_serve_config_build():
     args = _args(yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())["applications"][0]["args"]["graphs"])
     assert {"shape_label", "recommend_explain", "review_analysis"} <= set(args.graphs)
     build_app(args)
+
+
+def test_the_readme_example_graph_builds():
+    readme = (REPO_ROOT / "README.md").read_text()
+    snippet = readme.split("A new ensemble over existing deployments")[1].split("```yaml")[1].split("```")[0]
+    args = _args(yaml.safe_load(snippet)["graphs"])
+    assert "user_digest" in args.graphs
+    build_app(args)

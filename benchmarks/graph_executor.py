@@ -1,0 +1,88 @@
+"""The declarative graph executor against the same graph hand-wired with handles, in one run on one
+platform: `POST /v1/graphs/shape_label` (declared in serve_config.yaml: decode → DaliPreprocessor →
+VisionClassifier, with a timeout and a retry policy) vs `POST /v1/graphs/classify` (graphs/builtin.py,
+the DeploymentResponse handed straight on). Rounds alternate between the two so drift hits both.
+
+Writes benchmarks/results/graph_executor.{json,md}. Run: `.venv/bin/python -m benchmarks.graph_executor`.
+"""
+
+import asyncio
+import base64
+import json
+import statistics
+from pathlib import Path
+
+import httpx
+
+from benchmarks.loadgen import LoadResult, closed_loop
+from serve_app.artifacts.shapes import shape_png
+from serve_app.local_cluster import local_platform
+
+RESULTS = Path(__file__).parent / "results"
+ROUTES = {"hand-wired": "/v1/graphs/classify", "executor": "/v1/graphs/shape_label"}
+CONCURRENCIES, ROUNDS, REQUESTS = (1, 16), 3, 300
+# decode, preprocess, classify: the hops the executor adds its bookkeeping to.
+HOPS = 3
+
+
+async def measure(base_url: str) -> dict[str, dict[int, list[LoadResult]]]:
+    body = {"image": base64.b64encode(shape_png("star", 4)).decode()}
+    results: dict[str, dict[int, list[LoadResult]]] = {name: {c: [] for c in CONCURRENCIES} for name in ROUTES}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30,
+                                 limits=httpx.Limits(max_connections=max(CONCURRENCIES))) as http:
+        for name, route in ROUTES.items():
+            assert (await http.post(route, json=body)).json()["label"] == "star"
+
+        def caller(route: str):
+            async def call(_: int) -> bool:
+                return (await http.post(route, json=body)).status_code == 200
+            return call
+
+        for _ in range(ROUNDS):
+            for concurrency in CONCURRENCIES:
+                for name, route in ROUTES.items():
+                    results[name][concurrency].append(await closed_loop(caller(route), concurrency, REQUESTS))
+    return results
+
+
+def summarise(results: dict[str, dict[int, list[LoadResult]]]) -> list[dict]:
+    rows = []
+    for concurrency in CONCURRENCIES:
+        row = {"concurrency": concurrency}
+        for name in ROUTES:
+            runs = results[name][concurrency]
+            row[name] = {key: round(statistics.median(getattr(run, key) for run in runs), 2)
+                         for key in ("p50_ms", "p99_ms", "req_per_s")} | {"errors": sum(r.errors for r in runs)}
+        hand, executor = row["hand-wired"], row["executor"]
+        row["p50_ratio"] = round(executor["p50_ms"] / hand["p50_ms"], 3)
+        row["p99_ratio"] = round(executor["p99_ms"] / hand["p99_ms"], 3)
+        row["added_ms_per_hop"] = round((executor["p50_ms"] - hand["p50_ms"]) / HOPS, 2)
+        rows.append(row)
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    lines = ["# Graph executor vs hand-wired handles (classify over HTTP, this machine)", "",
+             f"Median of {ROUNDS} alternating rounds of {REQUESTS} closed-loop requests per concurrency.", "",
+             "| c | hand-wired p50/p99 ms | executor p50/p99 ms | hand-wired req/s | executor req/s | "
+             "p50 ratio | p99 ratio | added ms per hop (p50) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        hand, executor = row["hand-wired"], row["executor"]
+        lines.append(f"| {row['concurrency']} | {hand['p50_ms']}/{hand['p99_ms']} | {executor['p50_ms']}/"
+                     f"{executor['p99_ms']} | {hand['req_per_s']} | {executor['req_per_s']} | {row['p50_ratio']} | "
+                     f"{row['p99_ratio']} | {row['added_ms_per_hop']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    with local_platform() as platform:
+        rows = summarise(asyncio.run(measure(platform.base_url)))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "graph_executor.json").write_text(json.dumps(rows, indent=2))
+    (RESULTS / "graph_executor.md").write_text(report(rows))
+    print(report(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The graphs declared in serve_config.yaml, on the real platform."""
+
+import asyncio
+import uuid
+
+import httpx
+
+REVIEWS = ["음식이 맛있어요. 연락처 010-1234-5678", "The staff were kind and the bibimbap was fresh.",
+           "Waited long, but the soup was great."]
+
+
+def test_shape_label_declared_equals_hand_wired_classify(client):
+    import base64
+
+    from serve_app.artifacts.shapes import shape_png
+    body = {"image": base64.b64encode(shape_png("triangle", 2)).decode()}
+    declared, hand_wired = client.post("/v1/graphs/shape_label", json=body), client.post("/v1/graphs/classify", json=body)
+    assert declared.status_code == 200 and declared.json() == hand_wired.json()
+    assert client.post("/v1/graphs/shape_label", json={"image": "not base64!"}).status_code == 400
+
+
+def test_recommend_explain_ranks_and_explains(client):
+    answer = client.post("/v1/graphs/recommend_explain", json={"user_id": 7}).json()
+    assert len(answer["items"]) == 5 and answer["explanation"].strip()
+
+
+def test_review_analysis_refuses_a_concurrent_duplicate_and_reuses_a_recent_result(platform):
+    body = {"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "weekly", "reviews": REVIEWS}
+
+    async def twice():
+        async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
+            return await asyncio.gather(*(http.post("/v1/graphs/review_analysis", json=body) for _ in range(2)))
+
+    statuses = sorted(response.status_code for response in asyncio.run(twice()))
+    assert statuses == [200, 409]
+    with httpx.Client(base_url=platform.base_url, timeout=60) as http:
+        again = http.post("/v1/graphs/review_analysis", json=body)
+        other = http.post("/v1/graphs/review_analysis", json={**body, "analysis": "monthly"})
+    assert again.status_code == 200 and again.json()["reused"] is True
+    assert other.status_code == 200 and other.json()["reused"] is False
+    assert {"sentiment", "summary", "strengths"} <= set(again.json())
