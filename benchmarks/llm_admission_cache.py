@@ -16,11 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
-import yaml
 
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load
-from serve_app.local_cluster import LocalPlatform, local_platform, reconfigured
-from serve_app.settings import REPO_ROOT
+from serve_app.local_cluster import LocalPlatform, local_platform, reconfigured, user_config_change
 
 RESULTS = Path(__file__).parent / "results"
 MODEL = "tiny-llama"
@@ -39,12 +37,6 @@ CACHE_TEMPLATES = (("What is the best dish at {}?", "What's the best dish at {}?
                    ("What time does {} open?", "What time does {} open ?"))
 
 
-def _user_config(deployment: str, **changes) -> dict:
-    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
-    (entry,) = [d for d in config["applications"][0]["deployments"] if d["name"] == deployment]
-    return {"user_config": {**entry["user_config"], **changes}}
-
-
 def _ttft(result: LLMLoadResult, tag: str) -> dict:
     values = sorted(r.ttft_ms for r in result.records if r.tag == tag and r.ok and r.ttft_ms is not None)
     return {"requests": len(values), "ttft_p50_ms": round(statistics.median(values), 1),
@@ -54,7 +46,7 @@ def _ttft(result: LLMLoadResult, tag: str) -> dict:
 async def admission(platform: LocalPlatform) -> dict:
     results = {}
     for policy in ("fifo", "shortest_prompt_first"):
-        changes = {"LLMServer": _user_config("LLMServer", admission_policy=policy, engine_slots=SLOTS)}
+        changes = {"LLMServer": user_config_change("LLMServer", admission_policy=policy, engine_slots=SLOTS)}
         with reconfigured(platform, changes):
             await openai_load(platform.base_url, MODEL, [SHORT, LONG], CONCURRENCY, CONCURRENCY, MAX_TOKENS)  # warm
             load = await openai_load(platform.base_url, MODEL, [SHORT, LONG], CONCURRENCY, REQUESTS, MAX_TOKENS,
@@ -89,7 +81,7 @@ async def semantic_cache(platform: LocalPlatform) -> dict:
     twins = [twin.format(name) for _, twin in CACHE_TEMPLATES for name in RESTAURANTS]
     async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
         off = await _ask(http, questions)
-        cache = _user_config("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.95})
+        cache = user_config_change("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.95})
         with reconfigured(platform, {"Ingress": cache}):
             first = await _ask(http, questions)
             again = await _ask(http, twins)

@@ -118,6 +118,7 @@ class LLMServer:
                         yield event
             finally:
                 self._gate.release()
+                self._metrics.admission(self._gate.running, self._gate.waiting)
             result = "SUCCESS"
         except (asyncio.CancelledError, GeneratorExit):
             result = "CANCELLED"  # the client went away; aclosing above aborted the engine request

@@ -93,6 +93,14 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
         ray.shutdown()
 
 
+def user_config_change(deployment: str, **changes) -> dict:
+    """{"user_config": ...}: the deployment's user_config in serve_config.yaml with `changes` merged in,
+    as a `reconfigured` change."""
+    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
+    (entry,) = [d for d in config["applications"][0]["deployments"] if d["name"] == deployment]
+    return {"user_config": {**entry["user_config"], **changes}}
+
+
 @contextlib.contextmanager
 def reconfigured(platform: LocalPlatform, changes: dict[str, dict], args: dict | None = None,
                  base: Path | None = None) -> Iterator[Path]:

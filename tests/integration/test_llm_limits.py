@@ -8,11 +8,9 @@ import uuid
 
 import httpx
 import pytest
-import yaml
 from ray import serve
 
-from serve_app.local_cluster import APP_NAME, reconfigured
-from serve_app.settings import REPO_ROOT
+from serve_app.local_cluster import APP_NAME, reconfigured, user_config_change
 from tests.integration.replica_logs import log_lines_with
 
 # 8 choices of 240 tokens each: long enough (about a second here) to be caught in the act.
@@ -20,14 +18,8 @@ LONG = {"model": "tiny-llama", "prompt": "The food", "max_tokens": 240, "n": 8, 
 TIMEOUT_S = 0.3
 
 
-def _user_config(deployment: str, **changes) -> dict:
-    """The deployment's user_config from serve_config.yaml with `changes` merged in."""
-    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())
-    (entry,) = [d for d in config["applications"][0]["deployments"] if d["name"] == deployment]
-    return {"user_config": {**entry["user_config"], **changes}}
-
-
-TIGHT_LLM = _user_config("LLMServer", limits={"max_concurrent_inference": 2, "inference_timeout_sec": TIMEOUT_S})
+TIGHT_LLM = user_config_change("LLMServer",
+                               limits={"max_concurrent_inference": 2, "inference_timeout_sec": TIMEOUT_S})
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +122,8 @@ def test_client_disconnect_mid_stream_aborts_the_engine_request(platform, engine
 
 def test_fallback_answers_200_with_the_configured_text(platform):
     fallback = "잠시 후 다시 시도해 주세요."
-    changes = {"LLMServer": TIGHT_LLM, "Ingress": _user_config("Ingress", llm={"llm_fallback_response": fallback})}
+    changes = {"LLMServer": TIGHT_LLM,
+               "Ingress": user_config_change("Ingress", llm={"llm_fallback_response": fallback})}
     with reconfigured(platform, changes), httpx.Client(base_url=platform.base_url, timeout=30) as http:
         response = http.post("/v1/completions", json=LONG)  # times out
         assert response.status_code == 200
@@ -141,7 +134,7 @@ def test_fallback_answers_200_with_the_configured_text(platform):
 
 
 def test_semantic_cache_answers_near_duplicates_with_the_same_params(platform):
-    cache = _user_config("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.9})
+    cache = user_config_change("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.9})
     ask = {"model": "tiny-llama", "max_tokens": 16, "temperature": 0}
     with reconfigured(platform, {"Ingress": cache}), httpx.Client(base_url=platform.base_url, timeout=30) as http:
         def chat(text: str, **params) -> httpx.Response:
