@@ -8,17 +8,15 @@ Writes benchmarks/results/graph_executor.{json,md}. Run: `.venv/bin/python -m be
 
 import asyncio
 import base64
-import json
 import statistics
-from pathlib import Path
 
 import httpx
 
 from benchmarks.loadgen import LoadResult, closed_loop
+from benchmarks.results_files import write_results
 from serve_app.artifacts.shapes import shape_png
 from serve_app.local_cluster import local_platform
 
-RESULTS = Path(__file__).parent / "results"
 ROUTES = {"hand-wired": "/v1/graphs/classify", "executor": "/v1/graphs/shape_label"}
 CONCURRENCIES, ROUNDS, REQUESTS = (1, 16), 3, 300
 # decode, preprocess, classify: the hops the executor adds its bookkeeping to.
@@ -78,9 +76,7 @@ def report(rows: list[dict]) -> str:
 def main() -> None:
     with local_platform() as platform:
         rows = summarise(asyncio.run(measure(platform.base_url)))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "graph_executor.json").write_text(json.dumps(rows, indent=2))
-    (RESULTS / "graph_executor.md").write_text(report(rows))
+    write_results("graph_executor", rows, report(rows))
     print(report(rows))
 
 

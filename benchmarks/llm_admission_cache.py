@@ -10,17 +10,14 @@ Run: `.venv/bin/python -m benchmarks.llm_admission_cache`.
 """
 
 import asyncio
-import json
-import statistics
 import time
-from pathlib import Path
 
 import httpx
 
-from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load
+from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, quantile_ms
+from benchmarks.results_files import write_results
 from serve_app.local_cluster import LocalPlatform, local_platform, reconfigured, user_config_change
 
-RESULTS = Path(__file__).parent / "results"
 MODEL = "tiny-llama"
 SLOTS, CONCURRENCY, REQUESTS, MAX_TOKENS = 4, 32, 384, 32
 SHORT = ChatPrompt(messages=[{"role": "user", "content": "Rate Seoul Garden."}], tag="short")
@@ -38,9 +35,8 @@ CACHE_TEMPLATES = (("What is the best dish at {}?", "What's the best dish at {}?
 
 
 def _ttft(result: LLMLoadResult, tag: str) -> dict:
-    values = sorted(r.ttft_ms for r in result.records if r.tag == tag and r.ok and r.ttft_ms is not None)
-    return {"requests": len(values), "ttft_p50_ms": round(statistics.median(values), 1),
-            "ttft_p99_ms": round(values[min(len(values) - 1, int(0.99 * len(values)))], 1)}
+    values = [r.ttft_ms for r in result.records if r.tag == tag and r.ok and r.ttft_ms is not None]
+    return {"requests": len(values), "ttft_p50_ms": quantile_ms(values, 0.5), "ttft_p99_ms": quantile_ms(values, 0.99)}
 
 
 async def admission(platform: LocalPlatform) -> dict:
@@ -70,10 +66,9 @@ async def _ask(http: httpx.AsyncClient, questions: list[str]) -> list[tuple[floa
 
 
 def _summary(answers: list[tuple[float, str]]) -> dict:
-    ordered = sorted(latency for latency, _ in answers)
-    return {"requests": len(ordered), "from_cache": sum(source == "cache" for _, source in answers),
-            "p50_ms": round(statistics.median(ordered), 2),
-            "p99_ms": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 2)}
+    latencies = [latency for latency, _ in answers]
+    return {"requests": len(latencies), "from_cache": sum(source == "cache" for _, source in answers),
+            "p50_ms": quantile_ms(latencies, 0.5), "p99_ms": quantile_ms(latencies, 0.99)}
 
 
 async def semantic_cache(platform: LocalPlatform) -> dict:
@@ -119,9 +114,7 @@ async def run(platform: LocalPlatform) -> dict:
 def main() -> None:
     with local_platform() as platform:
         results = asyncio.run(run(platform))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "llm_admission_cache.json").write_text(json.dumps(results, indent=2))
-    (RESULTS / "llm_admission_cache.md").write_text(report(results))
+    write_results("llm_admission_cache", results, report(results))
     print(report(results))
 
 

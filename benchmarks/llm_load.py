@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from pydantic import BaseModel, Field
 
-from benchmarks.loadgen import _percentile, closed_loop
+from benchmarks.loadgen import closed_loop, percentile
 
 
 class ChatPrompt(BaseModel):
@@ -53,11 +53,11 @@ class LLMLoadResult(BaseModel):
                 for tag in tags}
 
 
-def _ms(values: list[float], q: float) -> float | None:
+def quantile_ms(values: list[float], q: float) -> float | None:
     if not values:
         return None
     values = sorted(values)
-    return round(statistics.median(values) if q == 0.5 else _percentile(values, q), 2)
+    return round(statistics.median(values) if q == 0.5 else percentile(values, q), 2)
 
 
 def summarize(records: list[RequestRecord], concurrency: int, elapsed_s: float) -> LLMLoadResult:
@@ -66,10 +66,10 @@ def summarize(records: list[RequestRecord], concurrency: int, elapsed_s: float) 
     tokens = sum(r.completion_tokens for r in ok)
     return LLMLoadResult(
         concurrency=concurrency, requests=len(records), errors=len(records) - len(ok),
-        ttft_p50_ms=_ms([r.ttft_ms for r in ok if r.ttft_ms is not None], 0.5),
-        ttft_p99_ms=_ms([r.ttft_ms for r in ok if r.ttft_ms is not None], 0.99),
-        tpot_p50_ms=_ms([r.tpot_ms for r in ok if r.tpot_ms is not None], 0.5),
-        latency_p50_ms=_ms([r.latency_ms for r in ok], 0.5), latency_p99_ms=_ms([r.latency_ms for r in ok], 0.99),
+        ttft_p50_ms=quantile_ms([r.ttft_ms for r in ok if r.ttft_ms is not None], 0.5),
+        ttft_p99_ms=quantile_ms([r.ttft_ms for r in ok if r.ttft_ms is not None], 0.99),
+        tpot_p50_ms=quantile_ms([r.tpot_ms for r in ok if r.tpot_ms is not None], 0.5),
+        latency_p50_ms=quantile_ms([r.latency_ms for r in ok], 0.5), latency_p99_ms=quantile_ms([r.latency_ms for r in ok], 0.99),
         completion_tokens=tokens, tokens_per_s=round(tokens / elapsed_s, 1),
         req_per_s=round(len(records) / elapsed_s, 3), elapsed_s=round(elapsed_s, 3), records=records)
 

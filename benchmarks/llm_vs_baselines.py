@@ -11,7 +11,6 @@ Run: `.venv/bin/python -m benchmarks.llm_vs_baselines [--platform-url URL] [--re
 
 import argparse
 import asyncio
-import json
 import logging
 from pathlib import Path
 
@@ -19,13 +18,13 @@ import httpx
 import torch
 
 from benchmarks.llm_baselines import hf_sequential, running_vllm_serve
+from benchmarks.results_files import RESULTS, write_results
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
 from serve_app.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 TTFT_SLO_MS, HF_SPEEDUP_TARGET, VLLM_LATENCY_TARGET = 500.0, 5.0, 1.2
 PROMPTS = [ChatPrompt(messages=[{"role": "user", "content": text}]) for text in (
     "Recommend a good place for kimchi stew.", "What should I order at Seoul Garden?",
@@ -173,13 +172,11 @@ def main() -> None:
     systems = {"hf_sequential": hf, "vllm_serve": vllm, "platform": platform}
     rows = ratios(hf, vllm, platform)
     checks = targets(systems, rows)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "llm_vs_baselines.json").write_text(json.dumps(
-        {"config": config, "notes": notes,
-         "results": {name: results and [r.model_dump() for r in results] for name, results in systems.items()},
-         "ratios": rows, "targets": checks}, indent=2))
     text = report(systems, notes, rows, checks, config) + "\n"
-    (RESULTS / "llm_vs_baselines.md").write_text(text)
+    write_results("llm_vs_baselines", {
+        "config": config, "notes": notes,
+        "results": {name: results and [r.model_dump() for r in results] for name, results in systems.items()},
+        "ratios": rows, "targets": checks}, text)
     plot(systems, RESULTS / "llm_vs_baselines.png")
     logger.info(text)
 

@@ -17,7 +17,7 @@ class LoadResult(BaseModel):
     req_per_s: float
 
 
-def _percentile(sorted_values: list[float], q: float) -> float:
+def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
 
 
@@ -41,5 +41,5 @@ async def closed_loop(call: Callable[[int], Awaitable[bool]], concurrency: int, 
     latencies.sort()
     return LoadResult(concurrency=concurrency, requests=requests, errors=errors,
                       p50_ms=round(statistics.median(latencies), 2),
-                      p99_ms=round(_percentile(latencies, 0.99), 2),
+                      p99_ms=round(percentile(latencies, 0.99), 2),
                       req_per_s=round(requests / elapsed, 1))

@@ -64,15 +64,10 @@ class LLMServer:
         self._gate.configure(config.engine_slots, self.limits.max_concurrent_inference, config.admission_policy)
         self._metrics.ttft_sla_s = self.limits.llm_ttft_sla_sec
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
-        """Yield the new text of every choice as the engine makes it; the last event has the usage."""
-        async for event in self._generate(request):
-            yield event
-
     async def complete(self, request: GenerationRequest) -> Completion:
         texts = [""] * request.sampling.n
         reasons = ["stop"] * request.sampling.n
-        async for event in self._generate(request):
+        async for event in self.stream(request):
             for delta in event.deltas:
                 texts[delta.index] += delta.text
                 reasons[delta.index] = delta.finish_reason or reasons[delta.index]
@@ -92,7 +87,8 @@ class LLMServer:
         return {"unfinished": self._engine.get_num_unfinished_requests(),
                 "running": self._gate.running, "waiting": self._gate.waiting}
 
-    async def _generate(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamEvent]:
+        """Yield the new text of every choice as the engine makes it; the last event has the usage."""
         deadline = asyncio.get_running_loop().time() + self.limits.inference_timeout_sec
         prompt_ids, sampling = self._fit(request)
         params = sampling_params(sampling, len(prompt_ids), self._max_model_len)
