@@ -1,7 +1,8 @@
 """The declarative graph executor against the same graph hand-wired with handles, in one run on one
-platform: `POST /v1/graphs/shape_label` (declared in serve_config.yaml: decode → DaliPreprocessor →
-VisionClassifier, with a timeout and a retry policy) vs `POST /v1/graphs/classify` (graphs/builtin.py,
-the DeploymentResponse handed straight on). Rounds alternate between the two so drift hits both.
+platform: `POST /v1/graphs/classify` (declared in serve_config.yaml: decode → DaliPreprocessor →
+VisionClassifier, with an input schema, a timeout and a retry policy) vs `POST /hand-wired/classify`
+(benchmarks/hand_wired.py, a FastAPI ingress beside the platform handing the DeploymentResponse straight
+on). Rounds alternate between the two so drift hits both.
 
 Writes benchmarks/results/graph_executor.{json,md}. Run: `.venv/bin/python -m benchmarks.graph_executor`.
 """
@@ -9,15 +10,20 @@ Writes benchmarks/results/graph_executor.{json,md}. Run: `.venv/bin/python -m be
 import asyncio
 import base64
 import statistics
+import tempfile
+from pathlib import Path
 
 import httpx
+import yaml
 
+from benchmarks.hand_wired import ROUTE_PREFIX, with_hand_wired
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.results_files import write_results
 from serve_app.artifacts.shapes import shape_png
 from serve_app.local_cluster import local_platform
+from serve_app.settings import REPO_ROOT
 
-ROUTES = {"hand-wired": "/v1/graphs/classify", "executor": "/v1/graphs/shape_label"}
+ROUTES = {"hand-wired": f"{ROUTE_PREFIX}/classify", "executor": "/v1/graphs/classify"}
 CONCURRENCIES, ROUNDS, REQUESTS = (1, 16), 3, 300
 # decode, preprocess, classify: the hops the executor adds its bookkeeping to.
 HOPS = 3
@@ -74,8 +80,11 @@ def report(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    with local_platform() as platform:
-        rows = summarise(asyncio.run(measure(platform.base_url)))
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "serve_config.yaml"
+        config.write_text(yaml.safe_dump(with_hand_wired(yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text()))))
+        with local_platform(config) as platform:
+            rows = summarise(asyncio.run(measure(platform.base_url)))
     write_results("graph_executor", rows, report(rows))
     print(report(rows))
 

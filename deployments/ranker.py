@@ -10,7 +10,7 @@ import lightgbm as lgb
 import numpy as np
 from ray import serve
 
-from serve_app.batching import BatchingConfig, apply_batching
+from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
 from serve_app.recsys_features import (
     ITEM_COLUMNS, USER_COLUMNS, CandidateFeatures, candidate_frame, feature_frame,
 )
@@ -50,7 +50,7 @@ class Ranker:
 
     @serve.batch
     async def _score_batch(self, candidate_sets: list[CandidateFeatures]) -> list[np.ndarray]:
-        return self._scores(candidate_sets)
+        return split_on_oom(self._scores, candidate_sets)
 
     async def rank(self, features: CandidateFeatures, k: int) -> list[dict]:
         return top_k(features, await self._score_batch(features), k)

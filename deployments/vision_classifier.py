@@ -11,7 +11,7 @@ import numpy as np
 from ray import serve
 
 from deployments.backends import BackendConfig, create_backend
-from serve_app.batching import BatchingConfig, apply_batching
+from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
 
 logger = logging.getLogger("ray.serve")
 
@@ -59,7 +59,8 @@ class VisionClassifier:
 
     @serve.batch
     async def classify(self, tensors: list[np.ndarray]) -> list[dict]:
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self._infer, np.stack(tensors))
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, split_on_oom, lambda batch: self._infer(np.stack(batch)), tensors)
 
     async def check_health(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self.executor, self.backend.health)

@@ -5,14 +5,16 @@ import asyncio
 import logging
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ray.serve.handle import DeploymentHandle
 
 from graphs.functions import FUNCTIONS
 from graphs.graph_metrics import GraphMetrics
+from graphs.input_schema import input_model
 from graphs.spec import INPUT, EnsembleNode, FunctionNode, GraphSpec, ModelNode, SequenceNode, SwitchNode
-from serve_app.errors import CircuitOpen, NodeTimeout, PlatformError, ValidationFailed
+from serve_app.errors import CircuitOpen, DeadlineExceeded, NodeTimeout, PlatformError, ValidationFailed
 from serve_app.resilience import CircuitBreaker, call_with_retries
 
 logger = logging.getLogger("ray.serve")
@@ -47,6 +49,17 @@ def resolve(value: Any, context: dict[str, Any], node: str) -> Any:
         raise PlatformError(f"node {node!r} reads {value!r}, which is not there") from None
 
 
+@dataclass
+class _Run:
+    """One run's values by context key (`input` and each finished node) and its deadline, if any."""
+
+    values: dict[str, Any]
+    deadline: float | None  # time.monotonic()
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
 class GraphExecutor:
     """Runs one graph; breakers and shadows live as long as the executor (one per ingress replica)."""
 
@@ -55,53 +68,71 @@ class GraphExecutor:
         self.name, self.spec, self.handles, self.metrics = name, spec, handles, metrics
         self.rng = rng or random.Random()
         self.breakers = {node: CircuitBreaker(n.breaker) for node, n in spec.nodes.items() if n.breaker}
+        self.input = input_model(name, spec.input) if spec.input is not None else None
         self._shadows: set[asyncio.Task] = set()
 
-    async def run(self, payload: Any) -> Any:
-        context: dict[str, Any] = {INPUT: payload}
-        result = await self._node(self.spec.root, context)
+    def parse(self, body: Any) -> Any:
+        """The body as `$input`: checked against the declared input (a pydantic ValidationError if it
+        does not fit), defaults filled in; any body when the graph declares none."""
+        return body if self.input is None else self.input.model_validate(body).model_dump()
+
+    async def run(self, payload: Any, timeout_s: float | None = None) -> Any:
+        """The graph's answer to a parsed payload, within the graph's timeout_s and `timeout_s`."""
+        limits = [limit for limit in (self.spec.timeout_s, timeout_s) if limit is not None]
+        run = _Run({INPUT: payload}, time.monotonic() + min(limits) if limits else None)
+        result = await self._node(self.spec.root, run)
         if self.spec.output is None:
             return result
-        return resolve(self.spec.output, context, "output")
+        return resolve(self.spec.output, run.values, "output")
 
-    async def _node(self, name: str, context: dict[str, Any]) -> Any:
+    async def _node(self, name: str, run: _Run) -> Any:
         node = self.spec.nodes[name]
         breaker = self.breakers.get(name)
         started = time.perf_counter()
         try:
             if breaker and not breaker.allow():
                 raise CircuitOpen(f"node {name!r} of graph {self.name!r} is failing; its circuit is open")
-            result = await call_with_retries(lambda _: self._attempt(name, context), node.retry,
-                                             rng=self.rng, on_retry=lambda *_: self.metrics.retry(self.name, name))
+            result = await call_with_retries(lambda _: self._attempt(name, run), node.retry, rng=self.rng,
+                                             on_retry=lambda *_: self.metrics.retry(self.name, name),
+                                             deadline=run.deadline)
             if breaker:
                 breaker.record_success()
         except Exception as error:
-            if breaker and not isinstance(error, CircuitOpen) and getattr(error, "status", 500) >= 500:
+            # A passed deadline or an open circuit says nothing of the node's own health.
+            counts = not isinstance(error, CircuitOpen | DeadlineExceeded) and getattr(error, "status", 500) >= 500
+            if breaker and counts:
                 breaker.record_failure()
             if node.fallback is None:
                 raise
             logger.warning("graph node failed; fallback answers", extra={
                 "graph": self.name, "node": name, "fallback": node.fallback, "problem": type(error).__name__})
             self.metrics.fallback(self.name, name)
-            result = await self._node(node.fallback, context)
+            result = await self._node(node.fallback, run)
         finally:
             self.metrics.node(self.name, name, time.perf_counter() - started, breaker)
-        context[name] = result
+        run.values[name] = result
         if node.shadow:
-            self._mirror(name, node.shadow, context, result, time.perf_counter() - started)
+            self._mirror(name, node.shadow, run, result, time.perf_counter() - started)
         return result
 
-    async def _attempt(self, name: str, context: dict[str, Any]) -> Any:
-        node = self.spec.nodes[name]
-        if node.timeout_s is None:
-            return await self._execute(name, node, context)
+    async def _attempt(self, name: str, run: _Run) -> Any:
+        """One try of a node, cut at its timeout_s or at the run's deadline, whichever comes first;
+        cancelling the await cancels the call inside the deployment too."""
+        node, remaining = self.spec.nodes[name], run.remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceeded(f"graph {self.name!r} ran out of time before node {name!r}")
+        by_deadline = remaining is not None and (node.timeout_s is None or remaining < node.timeout_s)
+        limit = remaining if by_deadline else node.timeout_s
         try:
-            async with asyncio.timeout(node.timeout_s):
-                return await self._execute(name, node, context)
+            async with asyncio.timeout(limit):
+                return await self._execute(name, node, run)
         except TimeoutError:
+            if by_deadline:
+                raise DeadlineExceeded(f"graph {self.name!r} ran out of time in node {name!r}") from None
             raise NodeTimeout(f"node {name!r} of graph {self.name!r} took over {node.timeout_s:g} s") from None
 
-    async def _execute(self, name: str, node, context: dict[str, Any]) -> Any:
+    async def _execute(self, name: str, node, run: _Run) -> Any:
+        context = run.values
         if isinstance(node, ModelNode | FunctionNode):
             args = resolve(node.args, context, name)
             kwargs = resolve(node.kwargs, context, name)
@@ -114,13 +145,13 @@ class GraphExecutor:
             return pick(result, node.select)
         if isinstance(node, SequenceNode):
             for step in node.steps:
-                result = await self._node(step, context)
+                result = await self._node(step, run)
             return result
         if isinstance(node, EnsembleNode):
             # A TaskGroup cancels the other branches as soon as one fails (and all of them if the client goes).
             try:
                 async with asyncio.TaskGroup() as group:
-                    tasks = {branch: group.create_task(self._node(branch, context)) for branch in node.branches}
+                    tasks = {branch: group.create_task(self._node(branch, run)) for branch in node.branches}
             except ExceptionGroup as failed:
                 raise failed.exceptions[0] from None
             return {branch: task.result() for branch, task in tasks.items()}
@@ -129,16 +160,16 @@ class GraphExecutor:
             target = node.cases.get(value, node.default)
             if target is None:
                 raise ValidationFailed(f"node {name!r} has no case for {value!r}")
-            return await self._node(target, context)
+            return await self._node(target, run)
         routes, weights = zip(*node.routes.items())
-        return await self._node(self.rng.choices(routes, weights)[0], context)
+        return await self._node(self.rng.choices(routes, weights)[0], run)
 
-    def _mirror(self, name: str, shadow, context: dict[str, Any], primary: Any, primary_s: float) -> None:
+    def _mirror(self, name: str, shadow, run: _Run, primary: Any, primary_s: float) -> None:
         """Run the shadow on a copy of the context, off the critical path; it never touches the answer."""
         async def compare() -> None:
             started = time.perf_counter()
             try:
-                mirrored = await self._node(shadow.node, dict(context))
+                mirrored = await self._node(shadow.node, _Run(dict(run.values), run.deadline))
                 agree = pick(mirrored, shadow.compare) == pick(primary, shadow.compare)
                 outcome = "agree" if agree else "disagree"
             except Exception:  # a failing shadow is a measurement, not an error of the request

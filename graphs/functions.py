@@ -9,9 +9,10 @@ from serve_app.schemas import ImageRequest
 from serve_app.text_preprocessing import mask_pii
 
 
-def decode_image(image: str) -> bytes:
-    """base64 PNG/JPEG → bytes; InvalidImage (400) otherwise."""
-    return ImageRequest(image=image).image_bytes()
+def decode_image(image: str | bytes) -> bytes:
+    """base64 PNG/JPEG → bytes, InvalidImage (400) otherwise. Raw bytes (KServe V2 BYTES tensors) pass
+    as they are: the preprocessor refuses what it cannot decode."""
+    return image if isinstance(image, bytes) else ImageRequest(image=image).image_bytes()
 
 
 def constant(value: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from graphs.input_schema import InputField
 from serve_app.resilience import BreakerPolicy, RetryPolicy
 
 INPUT = "input"
@@ -135,6 +136,10 @@ class GraphSpec(BaseModel):
 
     nodes: dict[str, Node] = Field(min_length=1)
     root: str
+    # The request body's fields; any JSON body is taken when it is left out.
+    input: dict[str, InputField] | None = None
+    # The whole run's deadline; a client's X-Request-Timeout header may shorten it, never extend it.
+    timeout_s: float | None = Field(default=None, gt=0)
     # A reference, or a mapping of answer fields to references; the root's output by default.
     output: str | dict[str, str] | None = None
     # S2's duplicate-work rule: one run per key at a time (409 for a concurrent duplicate), and a recent

@@ -7,10 +7,11 @@ for `reuse_window_s`. Keys: `{prefix}:lock:{key}` holds the running run's token,
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import redis.asyncio as redis
 
-from serve_app.errors import DuplicateAnalysis
+from serve_app.errors import DuplicateAnalysis, LockStoreUnavailable
 
 # Delete the lock only while it still holds our token: after our TTL ran out another run may own it.
 _RELEASE = """
@@ -42,7 +43,7 @@ class AnalysisLock:
         if reused is not None:
             return reused
         lock, token = f"{self.prefix}:lock:{key}", uuid.uuid4().hex
-        if not await self._redis.set(lock, token, nx=True, px=_ms(self.lock_ttl_s)):
+        if not await self._store(self._redis.set(lock, token, nx=True, px=_ms(self.lock_ttl_s))):
             raise DuplicateAnalysis(f"analysis {key!r} is already running")
         try:
             # A run that finished between our first look and our lock has stored its result by now.
@@ -50,14 +51,23 @@ class AnalysisLock:
             if reused is not None:
                 return reused
             result = await compute()
-            await self._redis.set(f"{self.prefix}:result:{key}", json.dumps(result), px=_ms(self.reuse_window_s))
+            await self._store(self._redis.set(f"{self.prefix}:result:{key}", json.dumps(result),
+                                              px=_ms(self.reuse_window_s)))
         finally:
-            await self._release(keys=[lock], args=[token])
+            await self._store(self._release(keys=[lock], args=[token]))
         return {**result, "reused": False}
 
     async def _recent(self, key: str) -> dict | None:
-        stored = await self._redis.get(f"{self.prefix}:result:{key}")
+        stored = await self._store(self._redis.get(f"{self.prefix}:result:{key}"))
         return None if stored is None else {**json.loads(stored), "reused": True}
+
+    @staticmethod
+    async def _store(command: Awaitable[Any]) -> Any:
+        """A Redis command's reply; a Redis that cannot answer is a 503, not an internal error."""
+        try:
+            return await command
+        except redis.RedisError as error:
+            raise LockStoreUnavailable(f"the analysis lock store (Redis) cannot answer: {error}") from None
 
     async def close(self) -> None:
         await self._redis.aclose()

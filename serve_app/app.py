@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, Field
 from ray.serve import Application
 
@@ -13,12 +14,12 @@ from deployments.feature_lookup import FeatureLookup
 from deployments.llm_server import LLMServer
 from deployments.ranker import Ranker
 from deployments.vision_classifier import VisionClassifier
-from graphs.builtin import ModelHandles
+from serve_app.model_handles import ModelHandles
 from graphs.registry import check_graphs, graph_deployments
 from graphs.spec import GraphSpec
 from serve_app.artifacts import ArtifactLayout
 from serve_app.ingress import Ingress
-from serve_app.settings import OnlineStore, PlatformSettings
+from serve_app.settings import REPO_ROOT, OnlineStore, PlatformSettings
 
 
 class PlatformArgs(BaseModel):
@@ -35,6 +36,11 @@ class PlatformArgs(BaseModel):
     graphs: dict[str, GraphSpec] = Field(default_factory=dict)
     # Test configs only: FaultInjector deployments (deployments/fault_injector.py) by name, with their faults.
     fault_injectors: dict[str, dict] = Field(default_factory=dict)
+
+
+def serve_config_args(path: Path = REPO_ROOT / "serve_config.yaml") -> PlatformArgs:
+    """The builder args of a Serve config file's first application, checked as a deploy would."""
+    return PlatformArgs.model_validate(yaml.safe_load(path.read_text())["applications"][0].get("args") or {})
 
 
 def build_app(args: PlatformArgs) -> Application:

@@ -92,6 +92,12 @@ class DuplicateAnalysis(PlatformError):
     status, title = 409, "duplicate_analysis"
 
 
+class LockStoreUnavailable(PlatformError):
+    """Redis, which holds the analysis locks and reused results, cannot answer."""
+
+    status, title = 503, "lock_store_unavailable"
+
+
 class CircuitOpen(PlatformError):
     """A graph node's circuit breaker is open and the node has no fallback."""
 
@@ -100,6 +106,12 @@ class CircuitOpen(PlatformError):
 
 class NodeTimeout(PlatformError):
     status, title = 504, "node_timeout"
+
+
+class DeadlineExceeded(PlatformError):
+    """The graph's deadline (its timeout_s, or the client's X-Request-Timeout) passed before the answer."""
+
+    status, title = 504, "deadline_exceeded"
 
 
 class UnknownGraph(PlatformError):

@@ -5,15 +5,14 @@ import time
 from typing import Any
 from collections.abc import Awaitable
 
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, Header
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from graphs import builtin
-from graphs.builtin import ModelHandles
 from graphs.executor import GraphExecutor, resolve
 from graphs.graph_metrics import GraphMetrics
 from graphs.spec import INPUT, GraphSpec
@@ -21,13 +20,13 @@ from serve_app.analysis_lock import AnalysisLock
 from serve_app.errors import UnknownGraph
 from serve_app.infer_api import router as infer_router
 from serve_app.llm_service import LLMService
+from serve_app.model_handles import ModelHandles
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
 from serve_app.readiness import SERVING, deployment_statuses
-from serve_app.schemas import (CaptionResponse, ClassifyResponse, ImageRequest,
-                               RecommendRequest, RecommendResponse)
 from serve_app.semantic_cache import SemanticCacheConfig
 from serve_app.settings import LLMSettings, PlatformSettings
+from serve_app.v2.models import Serving
 from serve_app.v2.router import router as v2_router
 
 logger = logging.getLogger("ray.serve")
@@ -68,14 +67,13 @@ class Ingress:
 
     def __init__(self, models: ModelHandles, llm_model_id: str, embedding_model_id: str,
                  graph_handles: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec]):
-        self.models = models
         metrics = GraphMetrics()
         self.graphs = {name: GraphExecutor(name, spec, graph_handles, metrics) for name, spec in graphs.items()}
         redis_url = PlatformSettings().redis_url
         self.locks = {name: AnalysisLock(redis_url, spec.dedupe.lock_ttl_s, spec.dedupe.reuse_window_s, f"graph:{name}")
                       for name, spec in graphs.items() if spec.dedupe}
-        # The routers reach the handles and the LLM service through request.app.
-        app.state.models = models
+        # The routers reach the handles, the graphs and the LLM service through request.app.
+        app.state.serving = Serving(models, self.graphs)
         app.state.llm = LLMService(models.llm, models.embedder, llm_model_id, embedding_model_id)
         self.reconfigure({})
 
@@ -103,26 +101,21 @@ class Ingress:
         return JSONResponse({"status": "ready" if ready else "not_ready", "deployments": deployments},
                             status_code=200 if ready else 503)
 
-    @app.post("/v1/graphs/classify", response_model=ClassifyResponse)
-    async def classify(self, request: ImageRequest) -> dict:
-        return await _run_graph("classify", builtin.classify(self.models, request.image_bytes()))
-
-    @app.post("/v1/graphs/recommend", response_model=RecommendResponse)
-    async def recommend(self, request: RecommendRequest) -> dict:
-        return await _run_graph("recommend", builtin.recommend(self.models, request.user_id, request.k))
-
-    @app.post("/v1/graphs/caption", response_model=CaptionResponse)
-    async def caption(self, request: ImageRequest) -> dict:
-        return await _run_graph("caption", builtin.caption(self.models, request.image_bytes()))
-
     @app.post("/v1/graphs/{name}")
-    async def run_declared_graph(self, name: str, body: dict = Body()) -> Any:
-        """Any graph declared in serve_config.yaml; the body is its `$input`."""
+    async def run_graph(self, name: str, body: dict = Body(),
+                        timeout_s: float | None = Header(None, alias="X-Request-Timeout", gt=0)) -> Any:
+        """Any graph declared in serve_config.yaml; the body is its `$input`. X-Request-Timeout (seconds)
+        sets a deadline for the whole run, which every node's timeout is cut to."""
         executor = self._graph(name)
+        try:
+            payload = executor.parse(body)
+        except ValidationError as error:  # answered like any invalid body: 422 naming the fields
+            raise RequestValidationError([{**issue, "loc": ("body", *issue["loc"])}
+                                          for issue in error.errors()]) from None
         if (lock := self.locks.get(name)) is None:
-            return await _run_graph(name, executor.run(body))
-        key = ":".join(str(part) for part in resolve(executor.spec.dedupe.key, {INPUT: body}, "dedupe"))
-        return await _run_graph(name, lock.run(key, lambda: executor.run(body)))
+            return await _run_graph(name, executor.run(payload, timeout_s))
+        key = ":".join(str(part) for part in resolve(executor.spec.dedupe.key, {INPUT: payload}, "dedupe"))
+        return await _run_graph(name, lock.run(key, lambda: executor.run(payload, timeout_s)))
 
     @app.get("/v1/graphs/{name}/stats")
     async def graph_stats(self, name: str) -> dict:

@@ -121,8 +121,10 @@ async def call_with_retries(call: Callable[[int], Awaitable[T]], policy: RetryPo
                             retryable: Callable[[BaseException], bool] = is_retryable,
                             sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
                             rng: random.Random | None = None,
-                            on_retry: Callable[[int, BaseException, float], None] | None = None) -> T:
-    """Await `call(attempt)` for attempt 1..policy.attempts until it succeeds; the last error propagates."""
+                            on_retry: Callable[[int, BaseException, float], None] | None = None,
+                            deadline: float | None = None) -> T:
+    """Await `call(attempt)` for attempt 1..policy.attempts until it succeeds; the last error propagates,
+    also as soon as the next backoff would end past `deadline` (a time.monotonic() value)."""
     rng = rng or random.Random()
     attempt = 1
     while True:
@@ -132,6 +134,8 @@ async def call_with_retries(call: Callable[[int], Awaitable[T]], policy: RetryPo
             if attempt >= policy.attempts or not retryable(error):
                 raise
             wait = policy.delay(attempt, rng)
+            if deadline is not None and time.monotonic() + wait >= deadline:
+                raise
             if on_retry is not None:
                 on_retry(attempt, error, wait)
             await sleep(wait)

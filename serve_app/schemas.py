@@ -3,7 +3,7 @@
 import base64
 import binascii
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.errors import InvalidImage
 
@@ -26,46 +26,6 @@ class ImageRequest(BaseModel):
         if not data.startswith(_IMAGE_SIGNATURES):
             raise InvalidImage("image is neither PNG nor JPEG")
         return data
-
-
-class ScoredLabel(BaseModel):
-    label: str
-    score: float
-
-
-class ClassifyResponse(BaseModel):
-    label: str
-    score: float
-    top_k: list[ScoredLabel]
-
-
-class RecommendRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    user_id: int = Field(ge=0)
-    k: int = Field(default=10, ge=1, le=100)
-
-    @field_validator("user_id", mode="before")
-    @classmethod
-    def _digits_only(cls, value):
-        # "42" is a user id a client may well send; "4.2" or true is not.
-        if isinstance(value, bool) or isinstance(value, float):
-            raise ValueError("user_id must be an integer")
-        return value
-
-
-class ScoredItem(BaseModel):
-    item_id: int
-    score: float
-
-
-class RecommendResponse(BaseModel):
-    items: list[ScoredItem]
-
-
-class CaptionResponse(BaseModel):
-    label: str
-    caption: str
 
 
 class Problem(BaseModel):

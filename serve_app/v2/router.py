@@ -58,31 +58,31 @@ async def live() -> Response:
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
 @router.get("/health/ready")
 async def ready(request: Request) -> Response:
-    return Response() if server_ready(request.app.state.models) else _error(400, "not every model is ready")
+    return Response() if server_ready(request.app.state.serving.models) else _error(400, "not every model is ready")
 
 
 @router.get("/models/{name}")
 async def model_metadata(name: str, request: Request) -> ModelMetadata:
-    return (await find_model(request.app.state.models, name)).metadata
+    return (await find_model(request.app.state.serving, name)).metadata
 
 
 @router.get("/models/{name}/ready")
 async def model_ready(name: str, request: Request) -> Response:
-    model = await find_model(request.app.state.models, name)
-    if deployments_ready(request.app.state.models, model.handles):
+    model = await find_model(request.app.state.serving, name)
+    if deployments_ready(model.deployments):
         return Response()
     return _error(400, f"model {name!r} is not ready")
 
 
 @router.post("/models/{name}/infer")
 async def infer(name: str, request: Request) -> Response:
-    handles = request.app.state.models
-    model = await find_model(handles, name)
+    serving = request.app.state.serving
+    model = await find_model(serving, name)
     inference, inputs = codec.decode_request(await request.body(), request.headers.get(codec.HEADER_LENGTH),
                                              request.headers.get("content-encoding"))
     choices = codec.output_choices(inference, [output.name for output in model.metadata.outputs])
     model.check(inputs)
-    outputs = await model.run(handles, inputs)
+    outputs = await model.run(serving, inputs)
     body, header_length = codec.encode_response(name, inference.id, outputs, choices)
     if header_length is None:
         return Response(body, media_type="application/json")

@@ -1,6 +1,7 @@
 """The graphs declared in serve_config.yaml, on the real platform."""
 
 import asyncio
+import time
 import uuid
 
 import httpx
@@ -9,19 +10,21 @@ REVIEWS = ["음식이 맛있어요. 연락처 010-1234-5678", "The staff were ki
            "Waited long, but the soup was great."]
 
 
-def test_shape_label_declared_equals_hand_wired_classify(client):
-    import base64
-
-    from serve_app.artifacts.shapes import shape_png
-    body = {"image": base64.b64encode(shape_png("triangle", 2)).decode()}
-    declared, hand_wired = client.post("/v1/graphs/shape_label", json=body), client.post("/v1/graphs/classify", json=body)
-    assert declared.status_code == 200 and declared.json() == hand_wired.json()
-    assert client.post("/v1/graphs/shape_label", json={"image": "not base64!"}).status_code == 400
-
-
 def test_recommend_explain_ranks_and_explains(client):
     answer = client.post("/v1/graphs/recommend_explain", json={"user_id": 7}).json()
     assert len(answer["items"]) == 5 and answer["explanation"].strip()
+    refused = client.post("/v1/graphs/recommend_explain", json={"user_id": "seven"})
+    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["user_id"]
+
+
+def test_a_client_deadline_shorter_than_the_graph_answers_504_at_once(client):
+    started = time.perf_counter()
+    response = client.post("/v1/graphs/review_analysis", headers={"X-Request-Timeout": "0.05"},
+                           json={"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "deadline", "reviews": REVIEWS})
+    assert response.status_code == 504 and response.json()["title"] == "deadline_exceeded"
+    assert time.perf_counter() - started < 1
+    bad = client.post("/v1/graphs/review_analysis", headers={"X-Request-Timeout": "soon"}, json={})
+    assert bad.status_code == 422 and "X-Request-Timeout" in [e["field"] for e in bad.json()["errors"]]
 
 
 def test_review_analysis_refuses_a_concurrent_duplicate_and_reuses_a_recent_result(platform):

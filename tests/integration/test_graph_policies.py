@@ -13,7 +13,8 @@ from serve_app.local_cluster import APP_NAME, reconfigured
 
 OK = {"kind": "model", "deployment": "ok", "args": ["$input"]}
 RULE = {"kind": "function", "function": "constant", "args": [{"answer": "rule"}]}
-FAULTS = {"ok": {}, "ok_b": {}, "flaky": {"error_rate": 1.0}, "slow": {"latency_s": 0.5}, "hung": {"hang": True}}
+FAULTS = {"ok": {}, "ok_b": {}, "flaky": {"error_rate": 1.0}, "slow": {"latency_s": 0.5}, "hung": {"hang": True},
+          "oomy": {"oom_above_batch": 2}}
 GRAPHS = {
     "guarded": {"root": "primary", "nodes": {
         "primary": {"kind": "model", "deployment": "flaky", "args": ["$input"], "fallback": "rule",
@@ -36,6 +37,11 @@ GRAPHS = {
     "split": {"root": "split", "nodes": {
         "split": {"kind": "splitter", "routes": {"a": 0.8, "b": 0.2}},
         "a": OK, "b": {"kind": "model", "deployment": "ok_b", "args": ["$input"]}}},
+    "deadlined": {"root": "both", "timeout_s": 0.3, "nodes": {
+        "both": {"kind": "sequence", "steps": ["s1", "after"]},
+        "s1": {"kind": "model", "deployment": "slow", "args": ["$input"]}, "after": OK}},
+    "batched": {"root": "primary", "nodes": {
+        "primary": {"kind": "model", "deployment": "oomy", "method": "batched", "args": ["$input"]}}},
     "fanout": {"root": "both", "nodes": {
         "both": {"kind": "ensemble", "branches": ["s1", "s2"]},
         "s1": {"kind": "model", "deployment": "slow", "args": ["$input"]}, "s2": {"kind": "model", "deployment": "slow", "args": ["$input"]}}},
@@ -53,15 +59,16 @@ def graphs(platform):
 
 @pytest.fixture(scope="module")
 def calls(graphs):
-    """`calls(name)`: how many calls reached the FaultInjector deployment `name`."""
+    """`calls(name)`: how many calls reached the FaultInjector deployment `name`; `calls(name, method)`
+    asks it another question (`batch_sizes`)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    async def ask(name: str) -> int:
-        return await serve.get_deployment_handle(name, APP_NAME).calls.remote()
+    async def ask(name: str, method: str) -> int:
+        return await getattr(serve.get_deployment_handle(name, APP_NAME), method).remote()
 
-    yield lambda name: asyncio.run_coroutine_threadsafe(ask(name), loop).result(timeout=10)
+    yield lambda name, method="calls": asyncio.run_coroutine_threadsafe(ask(name, method), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join()
 
@@ -103,6 +110,29 @@ def test_retries_stop_at_the_limit_with_backoff(graphs, calls):
     assert _stats(http, "retried")["primary"]["retries"] >= 2
 
 
+def test_a_deadline_cuts_the_retries_short(graphs, calls):
+    """X-Request-Timeout 0.5 s: the first backoff (0.2 s) fits, the second (0.4 s) would end past it."""
+    http, _ = graphs
+    before = calls("flaky")
+    started = time.perf_counter()
+    response = http.post("/v1/graphs/retried", json={"x": 1}, headers={"X-Request-Timeout": "0.5"})
+    assert response.status_code == 503 and response.json()["title"] == "injected_fault"
+    assert calls("flaky") - before == 2
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_graph_deadline_cuts_a_slow_node_and_the_client_may_shorten_it(graphs):
+    http, _ = graphs
+    for headers, limit in (({}, 0.3), ({"X-Request-Timeout": "0.1"}, 0.1)):
+        started = time.perf_counter()
+        response = http.post("/v1/graphs/deadlined", json={"x": 1}, headers=headers)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 504 and response.json()["title"] == "deadline_exceeded"
+        assert limit <= elapsed < limit + 0.15  # the slow node takes 0.5 s
+    # A longer client timeout never extends the graph's own.
+    assert http.post("/v1/graphs/deadlined", json={"x": 1}, headers={"X-Request-Timeout": "5"}).status_code == 504
+
+
 def test_a_hung_node_times_out_without_blocking_others(graphs):
     http, _ = graphs
 
@@ -135,6 +165,22 @@ def test_a_slow_or_failing_shadow_never_changes_or_delays_the_answer(graphs, cal
     while _stats(http, graph)["primary"].get(outcome, 0) < 5 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _stats(http, graph)["primary"][outcome] == 5
+
+
+def test_a_batch_that_runs_out_of_memory_is_retried_in_smaller_batches(graphs, calls):
+    """oomy's batches of more than 2 raise MemoryError; every request still answers, from halves."""
+    http, _ = graphs
+
+    async def together():
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as client:
+            return await asyncio.gather(*(client.post("/v1/graphs/batched", json={"i": i}) for i in range(12)))
+
+    answers = asyncio.run(together())
+    assert [a.status_code for a in answers] == [200] * 12
+    assert [a.json()["i"] for a in answers] == list(range(12))
+    sizes = calls("oomy", "batch_sizes")
+    assert max(sizes) > 2  # at least one batch ran out of memory and was split
+    assert sum(size for size in sizes if size <= 2) == 12  # every request answered from a batch that fit
 
 
 def test_switch_routes_on_a_field_of_the_input(graphs):

@@ -150,9 +150,26 @@ def test_wrong_byte_size_is_400_with_a_v2_error(platform):
 def test_unknown_model_is_404(triton_client, client):
     assert not triton_client.is_model_ready("resnet")
     assert client.get("/v2/models/resnet/ready").json() == {"error": "unknown model 'resnet'; the models are "
-                                                          "['classify', 'preprocess', 'ranker', 'recommend', 'vision']"}
+                                                          "['caption', 'classify', 'preprocess', 'ranker', 'recommend', "
+                                                          "'recommend_explain', 'review_analysis', 'vision']"}
     for call in (lambda: triton_client.get_model_metadata("resnet"),
                  lambda: triton_client.infer("resnet", [tensor("IMAGE", IMAGES)])):
         with pytest.raises(InferenceServerException) as raised:
             call()
         assert raised.value.status() == "404" and "unknown model 'resnet'" in raised.value.message()
+
+
+def test_any_declared_graph_is_a_v2_model_of_json_rows(triton_client, client):
+    """caption is declared in serve_config.yaml only; V2 runs it once per INPUT row, like POST /v1/graphs/caption."""
+    import base64
+
+    assert triton_client.is_model_ready("caption")
+    bodies = [{"image": base64.b64encode(image).decode()} for image in IMAGES[:2]]
+    rows = np.array([json.dumps(body).encode() for body in bodies], dtype=object)
+    answers = [json.loads(row) for row in triton_client.infer("caption", [tensor("INPUT", rows)]).as_numpy("OUTPUT")]
+    assert [answer["label"] for answer in answers] == EXPECTED[:2]
+    assert all(answer["caption"].strip() for answer in answers)
+    assert answers[0]["label"] == client.post("/v1/graphs/caption", json=bodies[0]).json()["label"]
+    with pytest.raises(InferenceServerException) as refused:
+        triton_client.infer("caption", [tensor("INPUT", np.array([b'{"picture": "x"}'], dtype=object))])
+    assert refused.value.status() == "400" and "image" in refused.value.message()

@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from serve_app.analysis_lock import AnalysisLock
-from serve_app.errors import DuplicateAnalysis
+from serve_app.errors import DuplicateAnalysis, LockStoreUnavailable
 
 # A Redis database of its own, so tests never touch what a running platform serves from database 0.
 TEST_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -137,3 +137,11 @@ def test_expired_lock_taken_by_another_run_survives_the_first_release(prefix):
     held_by_second, after_first_release = asyncio.run(scenario())
     assert held_by_second is not None and after_first_release == held_by_second
     assert lock_key(prefix, "user-1") is None
+
+
+def test_a_redis_that_cannot_answer_is_a_503_and_compute_never_runs():
+    analysis = Analysis({"summary": "x"})
+    lock = AnalysisLock("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    with pytest.raises(LockStoreUnavailable) as refused:
+        asyncio.run(lock.run("r-1", analysis))
+    assert refused.value.status == 503 and analysis.calls == 0

@@ -1,4 +1,5 @@
-"""FaultInjector without Ray: latency, error share and status, hang, live reconfigure, picklable fault."""
+"""FaultInjector without Ray: latency, error share and status, hang, live reconfigure, picklable fault.
+Its out-of-memory batches need Serve's batching, so tests/integration/test_graph_policies.py covers them."""
 
 import asyncio
 import os

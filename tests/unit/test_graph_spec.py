@@ -4,9 +4,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from serve_app.app import PlatformArgs, build_app
-from serve_app.settings import REPO_ROOT
+from serve_app.app import PlatformArgs, build_app, serve_config_args
+from graphs.input_schema import InputField, input_model
 from graphs.spec import GraphSpec
+from serve_app.settings import REPO_ROOT
 
 ECHO = {"kind": "function", "function": "constant", "args": [1]}
 
@@ -35,8 +36,7 @@ def test_invalid_specs_are_rejected_naming_the_problem(spec, message):
 
 
 def _args(graphs: dict) -> PlatformArgs:
-    args = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())["applications"][0]["args"]
-    return PlatformArgs.model_validate({**args, "graphs": graphs})
+    return serve_config_args().model_copy(update={"graphs": PlatformArgs(graphs=graphs).graphs})
 
 
 @pytest.mark.parametrize("node, message", [
@@ -50,8 +50,8 @@ def test_the_builder_refuses_graphs_the_deployments_cannot_serve(node, message):
 
 
 def test_the_declared_graphs_of_serve_config_build():
-    args = _args(yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())["applications"][0]["args"]["graphs"])
-    assert {"shape_label", "recommend_explain", "review_analysis"} <= set(args.graphs)
+    args = serve_config_args()
+    assert {"classify", "recommend", "caption", "recommend_explain", "review_analysis"} <= set(args.graphs)
     build_app(args)
 
 
@@ -61,3 +61,34 @@ def test_the_readme_example_graph_builds():
     args = _args(yaml.safe_load(snippet)["graphs"])
     assert "user_digest" in args.graphs
     build_app(args)
+
+
+RECOMMEND_INPUT = {"user_id": {"type": "integer", "ge": 0}, "k": {"type": "integer", "ge": 1, "le": 100, "default": 10}}
+
+
+def _input(fields: dict) -> type:
+    return input_model("g", {name: InputField(**field) for name, field in fields.items()})
+
+
+def test_a_declared_input_fills_defaults_and_takes_numeric_strings_for_integers():
+    assert _input(RECOMMEND_INPUT).model_validate({"user_id": "42"}).model_dump() == {"user_id": 42, "k": 10}
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"user_id": True}, "user_id"), ({"user_id": 1.0}, "user_id"), ({"user_id": -1}, "user_id"),
+    ({"user_id": 1, "k": 0}, "k"), ({"user_id": 1, "colour": "red"}, "colour"), ({}, "user_id"),
+])
+def test_a_declared_input_refuses_bodies_that_do_not_fit_naming_the_field(body, field):
+    with pytest.raises(ValidationError) as refused:
+        _input(RECOMMEND_INPUT).model_validate(body)
+    assert [issue["loc"] for issue in refused.value.errors()] == [(field,)]
+
+
+@pytest.mark.parametrize("field, message", [
+    ({"type": "boolean", "min_length": 1}, "min_length/max_length bound strings"),
+    ({"type": "string", "ge": 0}, "ge/le bound numbers"),
+    ({"type": "date"}, "type"),
+])
+def test_input_fields_whose_bounds_do_not_fit_their_type_are_refused_at_deploy(field, message):
+    with pytest.raises(ValidationError, match=message):
+        GraphSpec.model_validate(_spec({"a": ECHO}, input={"x": field}))

@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import time
 
 import pytest
 from pydantic import ValidationError
@@ -82,6 +83,21 @@ def test_retries_stop_at_attempts_and_sleep_the_backoff_sequence():
     assert attempts == [1, 2, 3, 4]
     assert sleeps == pytest.approx([0.1, 0.2, 0.4])
     assert retries == [(1, pytest.approx(0.1)), (2, pytest.approx(0.2)), (3, pytest.approx(0.4))]
+
+
+def test_no_retry_whose_backoff_would_end_past_the_deadline():
+    attempts: list[int] = []
+
+    async def call(attempt: int):
+        attempts.append(attempt)
+        raise ConnectionError("reset")
+
+    policy = RetryPolicy(attempts=5, backoff_s=0.1, max_backoff_s=10, jitter=0)
+    # The fake sleep takes no time, so each wait is measured from now: 0.1 and 0.2 end before the
+    # deadline, 0.4 would end past it.
+    error, sleeps = _run(call, policy, deadline=time.monotonic() + 0.3)
+    assert isinstance(error, ConnectionError)
+    assert attempts == [1, 2, 3] and sleeps == pytest.approx([0.1, 0.2])
 
 
 def test_a_later_success_is_returned():

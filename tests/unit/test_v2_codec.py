@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import tritonclient.http as triton
 
+from ray.serve.handle import DeploymentHandle
+
+from serve_app.app import serve_config_args
 from serve_app.errors import InvalidTensor
+from serve_app.model_handles import ModelHandles
 from serve_app.v2 import codec
 from serve_app.v2.models import build_registry
 
@@ -121,7 +125,10 @@ def test_binary_sizes_must_match_shapes_and_body():
         codec.decode_request(corrupt, header_length)
 
 
-REGISTRY = build_registry({"size": 64, "labels": ["circle", "square", "triangle", "star"]},
+HANDLES = ModelHandles(*(DeploymentHandle(name, "platform") for name in (
+    "DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer", "Embedder")))
+REGISTRY = build_registry(HANDLES, serve_config_args().graphs,
+                          {"size": 64, "labels": ["circle", "square", "triangle", "star"]},
                           {"feature_names": ["a", "b", "c", "d", "e"]})
 
 
@@ -143,6 +150,16 @@ def test_metadata_names_real_shapes():
 def test_inputs_must_fit_the_model(model, inputs, message):
     with pytest.raises(InvalidTensor, match=message):
         REGISTRY[model].check(inputs)
+
+
+def test_every_declared_graph_is_a_model_and_needs_the_deployments_it_calls():
+    assert {"classify", "recommend", "caption", "recommend_explain", "review_analysis"} <= set(REGISTRY)
+    caption = REGISTRY["caption"].metadata
+    assert (caption.platform, [i.name for i in caption.inputs], [o.name for o in caption.outputs]) == (
+        "graph", ["INPUT"], ["OUTPUT"])
+    assert REGISTRY["caption"].deployments == ("DaliPreprocessor", "LLMServer", "VisionClassifier")
+    assert REGISTRY["recommend"].deployments == ("FeatureLookup", "Ranker")
+    assert REGISTRY["ranker"].deployments == ("Ranker",)
 
 
 def test_optional_input_may_be_left_out():

@@ -1,0 +1,35 @@
+"""The graph-executor benchmark's baseline: `classify` hand-wired with deployment handles (decode →
+DaliPreprocessor → VisionClassifier, the DeploymentResponse handed straight on), in a FastAPI ingress of
+its own beside the platform, calling the platform's deployments."""
+
+from fastapi import FastAPI
+from ray import serve
+
+from serve_app.local_cluster import APP_NAME
+from serve_app.schemas import ImageRequest
+
+ROUTE_PREFIX = "/hand-wired"
+app = FastAPI()
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
+@serve.ingress(app)
+class HandWiredClassify:
+    def __init__(self):
+        self.preprocessor = serve.get_deployment_handle("DaliPreprocessor", APP_NAME)
+        self.vision = serve.get_deployment_handle("VisionClassifier", APP_NAME)
+
+    @app.post("/classify")
+    async def classify(self, request: ImageRequest) -> dict:
+        tensor = self.preprocessor.preprocess.remote(request.image_bytes())
+        result = await self.vision.classify.remote(tensor)
+        return {key: result[key] for key in ("label", "score", "top_k", "probabilities")}
+
+
+hand_wired = HandWiredClassify.bind()
+
+
+def with_hand_wired(config: dict) -> dict:
+    """A Serve config with this baseline deployed as a second application."""
+    application = {"name": "hand_wired", "route_prefix": ROUTE_PREFIX, "import_path": "benchmarks.hand_wired:hand_wired"}
+    return {**config, "applications": [*config["applications"], application]}

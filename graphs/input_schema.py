@@ -1,0 +1,52 @@
+"""A graph's request body, declared field by field in serve_config.yaml and checked before any node
+runs: a missing, unknown or out-of-range field is a 422 naming it, not a failure deep in the graph."""
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+
+
+def _whole_number(value: Any) -> Any:
+    # "42" is an id a client may well send; 4.2, 1.0 or true is not.
+    if isinstance(value, bool | float):
+        raise ValueError("must be an integer")
+    return value
+
+
+TYPES: dict[str, Any] = {
+    "string": str, "integer": Annotated[int, BeforeValidator(_whole_number)], "number": float,
+    "boolean": bool, "array": list, "object": dict,
+}
+
+
+class InputField(BaseModel):
+    """One field of the body: its type, bounds, and a default that makes it optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["string", "integer", "number", "boolean", "array", "object"]
+    default: Any = None
+    ge: float | None = None
+    le: float | None = None
+    min_length: int | None = Field(default=None, ge=0)
+    max_length: int | None = Field(default=None, ge=0)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds_fit_the_type(self) -> "InputField":
+        if self.type not in ("integer", "number") and (self.ge, self.le) != (None, None):
+            raise ValueError(f"ge/le bound numbers, not a {self.type}")
+        if self.type not in ("string", "array", "object") and (self.min_length, self.max_length) != (None, None):
+            raise ValueError(f"min_length/max_length bound strings, arrays and objects, not a {self.type}")
+        return self
+
+    def annotation(self) -> tuple[Any, Any]:
+        bounds = self.model_dump(exclude={"type", "default"}, exclude_none=True)
+        required = "default" not in self.model_fields_set
+        return TYPES[self.type], Field(... if required else self.default, **bounds)
+
+
+def input_model(graph: str, fields: dict[str, InputField]) -> type[BaseModel]:
+    """The pydantic model of a graph's body; fields it does not declare are refused."""
+    return create_model(f"{graph}_input", __config__=ConfigDict(extra="forbid"),
+                        **{name: field.annotation() for name, field in fields.items()})
