@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.hand_wired import ROUTE_PREFIX, with_hand_wired
+from benchmarks.hand_wired import ROUTE_PREFIX, wait_running, with_hand_wired
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.results_files import write_results
 from serve_app.artifacts.shapes import shape_png
@@ -84,6 +84,7 @@ def main() -> None:
         config = Path(folder) / "serve_config.yaml"
         config.write_text(yaml.safe_dump(with_hand_wired(yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text()))))
         with local_platform(config) as platform:
+            wait_running(platform)
             rows = summarise(asyncio.run(measure(platform.base_url)))
     write_results("graph_executor", rows, report(rows))
     print(report(rows))

@@ -2,22 +2,31 @@
 DaliPreprocessor → VisionClassifier, the DeploymentResponse handed straight on), in a FastAPI ingress of
 its own beside the platform, calling the platform's deployments."""
 
+import functools
+import time
+
 from fastapi import FastAPI
 from ray import serve
 
-from serve_app.local_cluster import APP_NAME
+from serve_app.local_cluster import APP_NAME, LocalPlatform, app_status
 from serve_app.schemas import ImageRequest
 
 ROUTE_PREFIX = "/hand-wired"
+APP = "hand_wired"
 app = FastAPI()
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=64)
 @serve.ingress(app)
 class HandWiredClassify:
-    def __init__(self):
-        self.preprocessor = serve.get_deployment_handle("DaliPreprocessor", APP_NAME)
-        self.vision = serve.get_deployment_handle("VisionClassifier", APP_NAME)
+    # Handles on first use: this app may start before the platform's deployments exist.
+    @functools.cached_property
+    def preprocessor(self):
+        return serve.get_deployment_handle("DaliPreprocessor", APP_NAME)
+
+    @functools.cached_property
+    def vision(self):
+        return serve.get_deployment_handle("VisionClassifier", APP_NAME)
 
     @app.post("/classify")
     async def classify(self, request: ImageRequest) -> dict:
@@ -31,5 +40,14 @@ hand_wired = HandWiredClassify.bind()
 
 def with_hand_wired(config: dict) -> dict:
     """A Serve config with this baseline deployed as a second application."""
-    application = {"name": "hand_wired", "route_prefix": ROUTE_PREFIX, "import_path": "benchmarks.hand_wired:hand_wired"}
+    application = {"name": APP, "route_prefix": ROUTE_PREFIX, "import_path": "benchmarks.hand_wired:hand_wired"}
     return {**config, "applications": [*config["applications"], application]}
+
+
+def wait_running(platform: LocalPlatform, timeout_s: float = 180) -> None:
+    """Until the baseline app is RUNNING (the platform's readiness says nothing of it)."""
+    deadline = time.monotonic() + timeout_s
+    while (status := app_status(platform.dashboard_url, APP)).get("status") != "RUNNING":
+        if status.get("status") == "DEPLOY_FAILED" or time.monotonic() > deadline:
+            raise RuntimeError(f"{APP} is not running: {status}")
+        time.sleep(1)

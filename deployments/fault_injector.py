@@ -65,7 +65,7 @@ class FaultInjector:
 
     def __init__(self, **config):
         self.name = _deployment_name()
-        self._calls = 0
+        self._calls = self._cancelled = 0
         self._batch_sizes: list[int] = []
         self.reconfigure(config)
 
@@ -87,10 +87,14 @@ class FaultInjector:
         self._calls += 1
         if self.config.crash:
             os._exit(1)
-        if self.config.latency_s:
-            await asyncio.sleep(self.config.latency_s)
-        if self.config.hang:
-            await asyncio.Event().wait()
+        try:
+            if self.config.latency_s:
+                await asyncio.sleep(self.config.latency_s)
+            if self.config.hang:
+                await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self._cancelled += 1  # the caller gave up (a timeout, a client gone): proof it reached here
+            raise
         if self._rng.random() < self.config.error_rate:
             raise InjectedFault(self.config.error_status, f"{self.name}: injected fault {self.config.error_status}")
 
@@ -108,6 +112,10 @@ class FaultInjector:
     def calls(self) -> int:
         """Calls that reached this replica, failed ones included: proof that traffic arrived."""
         return self._calls
+
+    def cancelled(self) -> int:
+        """Calls cancelled while they waited out their latency or hang."""
+        return self._cancelled
 
     def batch_sizes(self) -> list[int]:
         """Sizes of the batches `batched` was asked to run, in order, the failed and the split ones included."""

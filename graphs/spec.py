@@ -157,15 +157,22 @@ class GraphSpec(BaseModel):
             for target in named:
                 if target not in self.nodes:
                     raise ValueError(f"node {name!r} names {target!r}, which is not a node")
-            for ref in node.refs():
-                if (root := ref_root(ref)) not in (None, INPUT) and root not in self.nodes:
-                    raise ValueError(f"node {name!r} reads {ref!r}, but there is no node {root!r}")
         outputs = [self.output] if isinstance(self.output, str) else list((self.output or {}).values())
-        for ref in outputs + (self.dedupe.key if self.dedupe else []):
-            if (root := ref_root(ref)) not in (None, INPUT) and root not in self.nodes:
-                raise ValueError(f"output reads {ref!r}, but there is no node {root!r}")
+        reads = [(f"node {name!r}", ref) for name, node in self.nodes.items() for ref in node.refs()]
+        for reader, ref in reads + [("output", ref) for ref in outputs + (self.dedupe.key if self.dedupe else [])]:
+            self._check_read(reader, ref)
         self._check_acyclic()
         return self
+
+    def _check_read(self, reader: str, ref: Any) -> None:
+        """A reference names a node, or a field the declared input has."""
+        root = ref_root(ref)
+        if root not in (None, INPUT) and root not in self.nodes:
+            raise ValueError(f"{reader} reads {ref!r}, but there is no node {root!r}")
+        field = ref[1:].split(".")[1] if root == INPUT and "." in ref else None
+        if field is not None and self.input is not None and field not in self.input:
+            raise ValueError(f"{reader} reads {ref!r}, but the input declares no field {field!r}; "
+                             f"it has {sorted(self.input)}")
 
     def _check_acyclic(self) -> None:
         """A node may not contain, fall back to, shadow or read from itself, directly or through others."""

@@ -24,6 +24,7 @@ GRAPHS = {
         "primary": {"kind": "model", "deployment": "flaky", "args": ["$input"],
                     "retry": {"attempts": 3, "backoff_s": 0.2, "max_backoff_s": 1, "jitter": 0}}}},
     "hanging": {"root": "primary", "nodes": {"primary": {"kind": "model", "deployment": "hung", "args": ["$input"], "timeout_s": 0.3}}},
+    "abandoned": {"root": "primary", "nodes": {"primary": {"kind": "model", "deployment": "hung", "args": ["$input"]}}},
     "fast": {"root": "primary", "nodes": {"primary": OK}},
     "shadowed": {"root": "primary", "nodes": {
         "primary": {**OK, "shadow": {"node": "candidate", "compare": "x"}},
@@ -149,6 +150,18 @@ def test_a_hung_node_times_out_without_blocking_others(graphs):
     assert hung.status_code == 504 and hung.json()["title"] == "node_timeout"
     assert 0.3 <= hung_s < 2
     assert fast.status_code == 200 and fast_s < 0.3  # answered while the other one hung
+
+
+def test_a_client_that_goes_away_cancels_the_call_inside_the_deployment(graphs, calls):
+    """`abandoned` has no timeout: only the client's leaving can end its call to the hung node."""
+    http, _ = graphs
+    before = calls("hung", "cancelled")
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/v1/graphs/abandoned", json={"x": 1}, timeout=0.5)
+    deadline = time.monotonic() + 10
+    while calls("hung", "cancelled") == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert calls("hung", "cancelled") == before + 1
 
 
 @pytest.mark.parametrize("graph, outcome", [("shadowed", "shadow_agree"), ("shadow_failing", "shadow_error")])

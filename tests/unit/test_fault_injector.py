@@ -96,3 +96,15 @@ def test_injected_fault_pickles_with_its_status_and_detail():
     fault = pickle.loads(pickle.dumps(InjectedFault(429, "slow down")))
     assert isinstance(fault, InjectedFault)
     assert (fault.status, fault.detail, fault.title, str(fault)) == (429, "slow down", "injected_fault", "slow down")
+
+
+def test_a_cancelled_call_is_counted():
+    node = injector(hang=True)
+
+    async def give_up() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await node(PAYLOAD)
+
+    asyncio.run(give_up())
+    assert (node.calls(), node.cancelled()) == (1, 1)

@@ -29,6 +29,8 @@ def _spec(nodes: dict, root: str = "a", **extra) -> dict:
     (_spec({"a": {"kind": "ensemble", "branches": ["a", "a"]}}), "cycle"),
     (_spec({"a": {**ECHO, "retry": {"attempts": 0}}}), "attempts"),
     (_spec({"a": {**ECHO, "colour": "red"}}), "colour"),
+    (_spec({"a": {**ECHO, "args": ["$input.usr_id"]}}, input={"user_id": {"type": "integer"}}),
+     r"node 'a' reads '\$input\.usr_id', but the input declares no field 'usr_id'"),
 ])
 def test_invalid_specs_are_rejected_naming_the_problem(spec, message):
     with pytest.raises(ValidationError, match=message):
