@@ -3,7 +3,6 @@
 import base64
 
 import pytest
-from pydantic import ValidationError
 
 from serve_app.artifacts.shapes import shape_png
 from serve_app.errors import InvalidImage
