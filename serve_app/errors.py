@@ -9,8 +9,10 @@ class PlatformError(Exception):
 
     status = 500
     title = "internal_error"
+    default_detail = "internal error"
 
-    def __init__(self, detail: str = "internal error"):
+    def __init__(self, detail: str | None = None):
+        detail = self.default_detail if detail is None else detail
         super().__init__(detail)
         self.detail = detail
 
@@ -53,9 +55,7 @@ class InvalidRequest(PlatformError):
 
 class ConcurrencyLimitReached(PlatformError):
     status, title = 429, "concurrency_limit_reached"
-
-    def __init__(self, detail: str = "동시 추론 요청 한도 초과"):
-        super().__init__(detail)
+    default_detail = "동시 추론 요청 한도 초과"
 
 
 class InferenceTimeout(PlatformError):
@@ -68,9 +68,7 @@ class InferenceTimeout(PlatformError):
 
 class OutOfMemory(PlatformError):
     status, title = 503, "out_of_memory"
-
-    def __init__(self, detail: str = "LLM 추론 중 메모리 부족"):
-        super().__init__(detail)
+    default_detail = "LLM 추론 중 메모리 부족"
 
 
 class InferenceFailed(PlatformError):
@@ -81,9 +79,7 @@ class InferenceFailed(PlatformError):
 
 class ModelLoadFailed(PlatformError):
     status, title = 503, "model_load_failed"
-
-    def __init__(self, detail: str = "LLM 모델 로딩 실패"):
-        super().__init__(detail)
+    default_detail = "LLM 모델 로딩 실패"
 
 
 class DuplicateAnalysis(PlatformError):

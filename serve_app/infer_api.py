@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from serve_app.generation import ChatMessage, GenerationRequest, SamplingOptions, StreamEvent
 from serve_app.llm_service import SOURCE_HEADER, LLMService
-from serve_app.sse import DONE, HEADERS, error_event, sse
+from serve_app.sse import HEADERS, sse_stream
 
 router = APIRouter(tags=["s1"])
 
@@ -52,15 +52,11 @@ async def infer(body: InferRequest, request: Request, response: Response) -> Inf
     return InferResponse(generated_text=completion.texts[0], generated_texts=completion.texts)
 
 
-async def _text_events(events: AsyncIterator[StreamEvent]) -> AsyncIterator[str]:
-    try:
-        async for event in events:
-            for delta in event.deltas:
-                if delta.text:
-                    yield sse({"index": delta.index, "text": delta.text})
-    except Exception as error:
-        yield error_event(error)
-    yield DONE
+async def _texts(events: AsyncIterator[StreamEvent]) -> AsyncIterator[dict]:
+    async for event in events:
+        for delta in event.deltas:
+            if delta.text:
+                yield {"index": delta.index, "text": delta.text}
 
 
 @router.post("/infer/stream")
@@ -68,4 +64,4 @@ async def infer_stream(body: InferRequest, request: Request) -> StreamingRespons
     """Server-sent events: `data: {"index", "text"}` per piece of text, then `data: [DONE]`."""
     service: LLMService = request.app.state.llm
     events = await service.stream(body.generation())
-    return StreamingResponse(_text_events(events), media_type="text/event-stream", headers=HEADERS)
+    return StreamingResponse(sse_stream(_texts(events)), media_type="text/event-stream", headers=HEADERS)

@@ -1,6 +1,7 @@
 """Server-sent events as both streaming dialects (OpenAI, S1 /infer/stream) write them."""
 
 import json
+from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
@@ -20,3 +21,13 @@ def error_event(error: Exception) -> str:
     """A failure after the status line went out travels as an event, the way vLLM's server sends it."""
     problem = as_platform_error(error)
     return sse({"error": {"message": problem.detail, "type": problem.title, "code": problem.status}})
+
+
+async def sse_stream(payloads: AsyncIterator[BaseModel | dict]) -> AsyncIterator[str]:
+    """Each payload as an event; a failure part-way as an error event; `[DONE]` last either way."""
+    try:
+        async for payload in payloads:
+            yield sse(payload)
+    except Exception as error:
+        yield error_event(error)
+    yield DONE

@@ -7,7 +7,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from serve_app.generation import ChatMessage, Completion, Delta, StreamEvent, Usage
-from serve_app.sse import DONE, error_event, sse
+from serve_app.sse import sse_stream
 from serve_app.openai_api.protocol import (ChatChoice, ChatChunkChoice, ChatCompletion, ChatCompletionChunk,
                                            ChatDelta, Embedding, EmbeddingList, ResponseHeader, TextChoice,
                                            TextCompletion, UsageInfo)
@@ -41,17 +41,13 @@ def embedding_list(model: str, result: dict, encoding_format: str) -> EmbeddingL
     return EmbeddingList(data=data, model=model, usage=UsageInfo(prompt_tokens=tokens, total_tokens=tokens))
 
 
-async def _sse_stream(events: AsyncIterator[StreamEvent], chunk_of: Callable[[list[Delta]], BaseModel],
-                      usage_chunk: Callable[[Usage], BaseModel] | None) -> AsyncIterator[str]:
-    try:
-        async for event in events:
-            if event.deltas:
-                yield sse(chunk_of(event.deltas))
-            if event.usage is not None and usage_chunk is not None:
-                yield sse(usage_chunk(event.usage))
-    except Exception as error:
-        yield error_event(error)
-    yield DONE
+async def _chunks(events: AsyncIterator[StreamEvent], chunk_of: Callable[[list[Delta]], BaseModel],
+                  usage_chunk: Callable[[Usage], BaseModel] | None) -> AsyncIterator[BaseModel]:
+    async for event in events:
+        if event.deltas:
+            yield chunk_of(event.deltas)
+        if event.usage is not None and usage_chunk is not None:
+            yield usage_chunk(event.usage)
 
 
 def chat_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: bool) -> AsyncIterator[str]:
@@ -69,7 +65,7 @@ def chat_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: b
 
     usage_chunk = (lambda usage: ChatCompletionChunk(**header, choices=[], usage=usage_info(usage))) \
         if include_usage else None
-    return _sse_stream(events, chunk_of, usage_chunk)
+    return sse_stream(_chunks(events, chunk_of, usage_chunk))
 
 
 def text_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: bool) -> AsyncIterator[str]:
@@ -81,4 +77,4 @@ def text_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: b
 
     usage_chunk = (lambda usage: TextCompletion(**header, choices=[], usage=usage_info(usage))) \
         if include_usage else None
-    return _sse_stream(events, chunk_of, usage_chunk)
+    return sse_stream(_chunks(events, chunk_of, usage_chunk))

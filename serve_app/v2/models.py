@@ -62,12 +62,16 @@ def _labels(results: list[dict]) -> Tensors:
             "PROBABILITIES": np.array([result["probabilities"] for result in results], np.float32)}
 
 
-async def _run_graph_rows(graph: GraphExecutor, bodies: Iterable[Any], parsed: bool = False) -> list[Any]:
-    """One graph run per row, concurrently; a row the graph's input refuses is an InvalidTensor."""
+def _parsed_rows(graph: GraphExecutor, bodies: Iterable[Any]) -> list[Any]:
+    """Each row's body as the graph's `$input`; a row its declared input refuses is an InvalidTensor."""
     try:
-        payloads = list(bodies) if parsed else [graph.parse(body) for body in bodies]
+        return [graph.parse(body) for body in bodies]
     except ValidationError as error:
         raise InvalidTensor(describe(error)) from None
+
+
+async def _run_rows(graph: GraphExecutor, payloads: Iterable[Any]) -> list[Any]:
+    """One graph run per row, concurrently."""
     return await asyncio.gather(*(graph.run(payload) for payload in payloads))
 
 
@@ -83,7 +87,7 @@ async def _vision(serving: Serving, inputs: Tensors) -> Tensors:
 async def _classify(serving: Serving, inputs: Tensors) -> Tensors:
     # Raw image bytes skip the JSON body's base64; the graph's first node takes either.
     rows = ({"image": image} for image in inputs["IMAGE"])
-    results = await _run_graph_rows(serving.graphs["classify"], rows, parsed=True)
+    results = await _run_rows(serving.graphs["classify"], rows)
     return {**_labels(results), "SCORE": np.array([result["score"] for result in results], np.float32)}
 
 
@@ -94,7 +98,8 @@ async def _ranker(serving: Serving, inputs: Tensors) -> Tensors:
 async def _recommend(serving: Serving, inputs: Tensors) -> Tensors:
     k = {"k": int(inputs["K"][0])} if "K" in inputs else {}
     rows = ({"user_id": int(user_id), **k} for user_id in inputs["USER_ID"])
-    answers = await _run_graph_rows(serving.graphs["recommend"], rows)
+    graph = serving.graphs["recommend"]
+    answers = await _run_rows(graph, _parsed_rows(graph, rows))
     # A catalog smaller than k gives shorter lists; rows of a tensor must be equally long.
     width = min(len(answer["items"]) for answer in answers)
     rows = [answer["items"][:width] for answer in answers]
@@ -108,7 +113,8 @@ def _json_graph(name: str) -> Callable[[Serving, Tensors], Awaitable[Tensors]]:
             bodies = [json.loads(row) for row in inputs["INPUT"]]
         except (ValueError, TypeError):
             raise InvalidTensor("each INPUT element must be a JSON document (the graph's request body)") from None
-        answers = await _run_graph_rows(serving.graphs[name], bodies)
+        graph = serving.graphs[name]
+        answers = await _run_rows(graph, _parsed_rows(graph, bodies))
         return {"OUTPUT": np.array([json.dumps(answer).encode() for answer in answers], dtype=object)}
     return run
 

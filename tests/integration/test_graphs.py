@@ -5,7 +5,6 @@ import random
 
 import pandas as pd
 import pytest
-from PIL import Image
 
 from serve_app.artifacts import ArtifactLayout
 from serve_app.artifacts.shapes import SHAPE_LABELS, draw_shape, encode, shape_png
