@@ -18,8 +18,8 @@ from PIL import Image
 
 from deployments.dali_pipeline import build_pipeline
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, draw_shape, encode
-from serve_app.settings import PlatformSettings
+from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
+from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"

@@ -16,7 +16,7 @@ from benchmarks.loadgen import LoadResult, closed_loop
 from deployments.feature_lookup import ITEM_REFRESH_S, FeatureLookup
 from serve_app.artifacts import ArtifactLayout
 from serve_app.artifacts.materialize import materialize
-from serve_app.settings import PlatformSettings
+from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"

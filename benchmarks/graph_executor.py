@@ -19,9 +19,9 @@ import yaml
 from benchmarks.hand_wired import ROUTE_PREFIX, wait_running, with_hand_wired
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.results_files import write_results
-from serve_app.artifacts.shapes import shape_png
+from serve_app.common.shapes import shape_png
 from serve_app.local_cluster import local_platform
-from serve_app.settings import REPO_ROOT
+from serve_app.common.settings import REPO_ROOT
 
 ROUTES = {"hand-wired": f"{ROUTE_PREFIX}/classify", "executor": "/v1/graphs/classify"}
 CONCURRENCIES, ROUNDS, REQUESTS = (1, 16), 3, 300

@@ -16,7 +16,7 @@ import yaml
 
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
-from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
+from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.local_cluster import LocalPlatform, deploy, local_platform
 
 logger = logging.getLogger("benchmarks")

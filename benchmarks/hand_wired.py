@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from ray import serve
 
 from serve_app.local_cluster import APP_NAME, LocalPlatform, app_status
-from serve_app.schemas import ImageRequest
+from serve_app.common.images import ImageRequest
 
 ROUTE_PREFIX = "/hand-wired"
 APP = "hand_wired"

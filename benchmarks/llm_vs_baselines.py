@@ -22,7 +22,7 @@ from benchmarks.results_files import RESULTS, write_results
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
-from serve_app.settings import PlatformSettings
+from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
 TTFT_SLO_MS, HF_SPEEDUP_TARGET, VLLM_LATENCY_TARGET = 500.0, 5.0, 1.2

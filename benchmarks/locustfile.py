@@ -8,7 +8,7 @@ import random
 
 from locust import FastHttpUser, between, task
 
-from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
+from serve_app.common.shapes import SHAPE_LABELS, shape_png
 
 IMAGES = [(label, base64.b64encode(shape_png(label, seed)).decode())
           for seed in range(16) for label in SHAPE_LABELS]

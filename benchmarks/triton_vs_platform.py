@@ -17,9 +17,9 @@ import tritonclient.http.aio as triton
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.triton_reference import running_triton
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
+from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.local_cluster import local_platform
-from serve_app.settings import PlatformSettings
+from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"

@@ -10,9 +10,10 @@ from nvidia.dali import backend as dali_backend
 from ray import serve
 
 from deployments.dali_pipeline import build_pipeline
-from serve_app.artifacts.shapes import shape_png
-from serve_app.batching import BatchingConfig, apply_batching
-from serve_app.errors import InvalidImage
+from serve_app.common.shapes import shape_png
+from serve_app.common.batching import BatchingConfig, apply_batching
+from serve_app.common.errors import InvalidImage
+from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
 
 logger = logging.getLogger("ray.serve")
 
@@ -22,7 +23,14 @@ class DaliPreprocessor:
     """Turns encoded PNG/JPEG bytes into the vision model's normalized input tensor."""
 
     def __init__(self, model_dir: str):
-        self.spec = json.loads((Path(model_dir) / "model.json").read_text())
+        spec_file = Path(model_dir) / "model.json"
+        self.spec = json.loads(spec_file.read_text())
+        size = self.spec["size"]
+        self.metadata = ModelMetadata(
+            name="preprocess", versions=[artifact_version(spec_file)], platform="dali",
+            inputs=[TensorMetadata(name="IMAGE", datatype="BYTES", shape=[-1])],
+            outputs=[TensorMetadata(name="TENSOR", datatype="FP32", shape=[-1, 3, size, size])])
+        tag_logs(self.metadata)
         self.use_gpu = dali_backend.GetCUDADeviceCount() > 0
         self.pipeline_batch = 0
         self.reconfigure(BatchingConfig().model_dump())
@@ -71,3 +79,10 @@ class DaliPreprocessor:
         if isinstance(result, InvalidImage):
             raise result
         return result
+
+    def describe(self) -> ModelMetadata:
+        return self.metadata
+
+    async def infer(self, inputs: Tensors) -> Tensors:
+        """The V2 model: each image through the batched path, so other callers' images share its batches."""
+        return {"TENSOR": np.stack(await asyncio.gather(*map(self.preprocess, inputs["IMAGE"])))}

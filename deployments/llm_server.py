@@ -7,17 +7,20 @@ import logging
 import os
 import time
 import uuid
+from pathlib import Path
 from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 
 from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV, engine_error, sampling_params
-from serve_app.admission import AdmissionGate, AdmissionPolicy
-from serve_app.errors import InvalidRequest
-from serve_app.generation import Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage
-from serve_app.llm_observability import GenerationTimer, LLMMetrics
-from serve_app.settings import LLMSettings
+from serve_app.common.admission import AdmissionGate, AdmissionPolicy
+from serve_app.common.errors import InvalidRequest
+from serve_app.common.generation import (Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage,
+                                         caption_prompt)
+from serve_app.common.llm_observability import GenerationTimer, LLMMetrics
+from serve_app.common.model_metadata import ModelMetadata, artifact_version, tag_logs
+from serve_app.common.settings import LLMSettings
 
 logger = logging.getLogger("ray.serve")
 
@@ -46,6 +49,9 @@ class LLMServer:
         from vllm.v1.engine.async_llm import AsyncLLM
 
         started = time.perf_counter()
+        # Clients name the model by its id (OpenAI's `model`); it has no V2 tensors.
+        self.metadata = ModelMetadata(name=model_id, versions=[artifact_version(Path(model_dir))], platform="vllm")
+        tag_logs(self.metadata)
         args = AsyncEngineArgs(model=model_dir, **{**DEFAULT_ENGINE_ARGS, **(engine_args or {})})
         self.model_id = model_id
         self._engine = AsyncLLM.from_engine_args(args)
@@ -64,6 +70,9 @@ class LLMServer:
         self._gate.configure(config.engine_slots, self.limits.max_concurrent_inference, config.admission_policy)
         self._metrics.ttft_sla_s = self.limits.llm_ttft_sla_sec
 
+    def describe(self) -> ModelMetadata:
+        return self.metadata
+
     async def complete(self, request: GenerationRequest) -> Completion:
         texts = [""] * request.sampling.n
         reasons = ["stop"] * request.sampling.n
@@ -76,8 +85,6 @@ class LLMServer:
 
     async def caption(self, label: str) -> str:
         """One sentence describing an image of `label`, greedy, up to the end of the line."""
-        from serve_app.artifacts.llm import caption_prompt
-
         options = SamplingOptions(max_tokens=32, temperature=0.0, stop=("\n",))
         completion = await self.complete(GenerationRequest(prompt=caption_prompt(label), sampling=options))
         return completion.texts[0].strip()

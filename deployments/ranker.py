@@ -10,8 +10,9 @@ import lightgbm as lgb
 import numpy as np
 from ray import serve
 
-from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
-from serve_app.recsys_features import (
+from serve_app.common.batching import BatchingConfig, apply_batching, split_on_oom
+from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
+from serve_app.common.recsys_features import (
     ITEM_COLUMNS, USER_COLUMNS, CandidateFeatures, candidate_frame, feature_frame,
 )
 
@@ -31,6 +32,12 @@ class Ranker:
         spec = json.loads((Path(model_dir) / "model.json").read_text())
         self.feature_names: list[str] = spec["feature_names"]
         self.model = lgb.Booster(model_file=str(Path(model_dir) / "model.txt"))
+        # FEATURES columns go in feature_names order (model.json).
+        self.metadata = ModelMetadata(
+            name="ranker", versions=[artifact_version(Path(model_dir))], platform="lightgbm",
+            inputs=[TensorMetadata(name="FEATURES", datatype="FP32", shape=[-1, len(self.feature_names)])],
+            outputs=[TensorMetadata(name="SCORE", datatype="FP32", shape=[-1])])
+        tag_logs(self.metadata)
         # One candidate through the whole path checks model.json against the shared feature code.
         self._scores([CandidateFeatures(user_id=0, known_user=True, user=dict.fromkeys(USER_COLUMNS, 0.0),
                                         item_ids=[0], items={column: [0.0] for column in ITEM_COLUMNS})])
@@ -59,10 +66,9 @@ class Ranker:
         """`rank` for a batch of one, without Serve's batching (which needs a running replica)."""
         return top_k(features, self._scores([features])[0], k)
 
-    async def score(self, matrix: np.ndarray) -> np.ndarray:
-        """Scores ready feature rows, columns in `feature_names` order (the KServe V2 `ranker` model)."""
-        return self.model.predict(matrix, num_threads=1)
+    def describe(self) -> ModelMetadata:
+        return self.metadata
 
-    def describe(self) -> dict:
-        """The feature order `score` expects, for clients that ask for the model's metadata."""
-        return {"feature_names": self.feature_names}
+    async def infer(self, inputs: Tensors) -> Tensors:
+        """The V2 model: ready feature rows, columns in `feature_names` order, scored in one call."""
+        return {"SCORE": self.model.predict(inputs["FEATURES"], num_threads=1).astype(np.float32)}

@@ -11,7 +11,8 @@ import numpy as np
 from ray import serve
 
 from deployments.backends import BackendConfig, create_backend
-from serve_app.batching import BatchingConfig, apply_batching, split_on_oom
+from serve_app.common.batching import BatchingConfig, apply_batching, split_on_oom
+from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
 
 logger = logging.getLogger("ray.serve")
 
@@ -31,6 +32,12 @@ class VisionClassifier:
         self.size: int = spec["size"]
         self.top_k = min(top_k, len(self.labels))
         config = BackendConfig(**(backend or {}))
+        self.metadata = ModelMetadata(
+            name="vision", versions=[artifact_version(Path(model_dir))], platform="onnxruntime_onnx",
+            inputs=[TensorMetadata(name="TENSOR", datatype="FP32", shape=[-1, 3, self.size, self.size])],
+            outputs=[TensorMetadata(name="PROBABILITIES", datatype="FP32", shape=[-1, len(self.labels)]),
+                     TensorMetadata(name="LABEL", datatype="BYTES", shape=[-1])])
+        tag_logs(self.metadata)
         # Every backend call runs on this one thread: backends are not thread-safe (Triton's
         # HTTP client is bound to the thread that made it), and one batch runs at a time anyway.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vision-backend")
@@ -49,9 +56,14 @@ class VisionClassifier:
                             "probabilities": row.tolist()})
         return results
 
-    def describe(self) -> dict:
-        """Input size and labels in output order, for clients that ask for the model's metadata."""
-        return {"size": self.size, "labels": self.labels}
+    def describe(self) -> ModelMetadata:
+        return self.metadata
+
+    async def infer(self, inputs: Tensors) -> Tensors:
+        """The V2 model: each tensor through the batched path, so other callers' tensors share its batches."""
+        results = await asyncio.gather(*map(self.classify, inputs["TENSOR"]))
+        return {"PROBABILITIES": np.array([result["probabilities"] for result in results], np.float32),
+                "LABEL": np.array([result["label"].encode() for result in results], dtype=object)}
 
     def reconfigure(self, user_config: dict) -> None:
         """Batching knobs from serve_config.yaml, applied live."""

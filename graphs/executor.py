@@ -12,10 +12,9 @@ from ray.serve.handle import DeploymentHandle
 
 from graphs.functions import FUNCTIONS
 from graphs.graph_metrics import GraphMetrics
-from graphs.input_schema import input_model
 from graphs.spec import INPUT, EnsembleNode, FunctionNode, GraphSpec, ModelNode, SequenceNode, SwitchNode
-from serve_app.errors import CircuitOpen, DeadlineExceeded, NodeTimeout, PlatformError, ValidationFailed
-from serve_app.resilience import CircuitBreaker, call_with_retries
+from serve_app.common.errors import CircuitOpen, DeadlineExceeded, NodeTimeout, PlatformError, ValidationFailed
+from serve_app.common.resilience import CircuitBreaker, call_with_retries
 
 logger = logging.getLogger("ray.serve")
 
@@ -68,16 +67,10 @@ class GraphExecutor:
         self.name, self.spec, self.handles, self.metrics = name, spec, handles, metrics
         self.rng = rng or random.Random()
         self.breakers = {node: CircuitBreaker(n.breaker) for node, n in spec.nodes.items() if n.breaker}
-        self.input = input_model(name, spec.input) if spec.input is not None else None
         self._shadows: set[asyncio.Task] = set()
 
-    def parse(self, body: Any) -> Any:
-        """The body as `$input`: checked against the declared input (a pydantic ValidationError if it
-        does not fit), defaults filled in; any body when the graph declares none."""
-        return body if self.input is None else self.input.model_validate(body).model_dump()
-
     async def run(self, payload: Any, timeout_s: float | None = None) -> Any:
-        """The graph's answer to a parsed payload, within the graph's timeout_s and `timeout_s`."""
+        """The graph's answer to a parsed payload (`$input`), within the graph's timeout_s and `timeout_s`."""
         limits = [limit for limit in (self.spec.timeout_s, timeout_s) if limit is not None]
         run = _Run({INPUT: payload}, time.monotonic() + min(limits) if limits else None)
         result = await self._node(self.spec.root, run)

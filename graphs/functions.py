@@ -4,9 +4,9 @@ they run on the ingress's event loop."""
 from collections.abc import Callable
 from typing import Any
 
-from serve_app.generation import ChatMessage, GenerationRequest, SamplingOptions
-from serve_app.schemas import ImageRequest
-from serve_app.text_preprocessing import mask_pii
+from serve_app.common.generation import ChatMessage, GenerationRequest, SamplingOptions
+from serve_app.common.images import ImageRequest
+from serve_app.common.text_preprocessing import mask_pii
 
 
 def decode_image(image: str | bytes) -> bytes:

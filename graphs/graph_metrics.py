@@ -5,7 +5,7 @@ from collections import defaultdict
 
 from ray.serve.metrics import Counter, Gauge, Histogram
 
-from serve_app.resilience import CircuitBreaker
+from serve_app.common.resilience import CircuitBreaker
 
 _BOUNDARIES_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
@@ -23,8 +23,14 @@ class GraphMetrics:
         self._shadow = Counter("graph_shadow_comparisons", "Shadow outputs against the primary's.",
                                ("graph", "node", "outcome"))
         self._shadow_latency = Histogram("graph_shadow_latency_seconds", "Shadow latency.", _BOUNDARIES_S, keys)
+        self._runs = Counter("graph_runs", "Finished graph runs by result.", ("graph", "result"))
+        self._run_latency = Histogram("graph_latency_seconds", "Whole-graph latency.", _BOUNDARIES_S, ("graph",))
         self.counts: dict[tuple[str, str], Tally] = defaultdict(Tally)
         self.breaker_states: dict[tuple[str, str], str] = {}
+
+    def finished(self, graph: str, result: str, seconds: float) -> None:
+        self._runs.inc(tags={"graph": graph, "result": result})
+        self._run_latency.observe(seconds, tags={"graph": graph})
 
     def node(self, graph: str, node: str, seconds: float, breaker: CircuitBreaker | None) -> None:
         tags = {"graph": graph, "node": node}

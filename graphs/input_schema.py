@@ -3,7 +3,8 @@ runs: a missing, unknown or out-of-range field is a 422 naming it, not a failure
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WrapValidator, create_model,
+                      model_validator)
 
 
 def _whole_number(value: Any) -> Any:
@@ -13,8 +14,13 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
+def _raw_bytes(value: Any, validate: Any) -> Any:
+    # A KServe V2 BYTES tensor hands raw bytes where a JSON body has text (an image: base64 text).
+    return value if isinstance(value, bytes) else validate(value)
+
+
 TYPES: dict[str, Any] = {
-    "string": str, "integer": Annotated[int, BeforeValidator(_whole_number)], "number": float,
+    "string": Annotated[str, WrapValidator(_raw_bytes), PlainSerializer(lambda value: value)], "integer": Annotated[int, BeforeValidator(_whole_number)], "number": float,
     "boolean": bool, "array": list, "object": dict,
 }
 

@@ -1,8 +1,6 @@
 """The declared graphs of an application, checked against the deployments it binds before anything
 starts: a graph that names an unknown deployment or method fails the deploy, naming the node."""
 
-from ray.serve import Application
-
 from graphs.functions import FUNCTIONS
 from graphs.spec import FunctionNode, GraphSpec, ModelNode
 
@@ -21,9 +19,3 @@ def check_graphs(graphs: dict[str, GraphSpec], deployments: dict[str, type]) -> 
                                  f"known: {', '.join(sorted(deployments))}")
             if not callable(getattr(deployments[node.deployment], node.method, None)):
                 raise ValueError(f"graph {graph!r}, node {name!r}: {node.deployment} has no method {node.method!r}")
-
-
-def graph_deployments(graphs: dict[str, GraphSpec], bound: dict[str, Application]) -> dict[str, Application]:
-    """The bound deployments the graphs call, by name (the ingress gets a handle to each)."""
-    used = {deployment for spec in graphs.values() for deployment in spec.deployments()}
-    return {name: app for name, app in bound.items() if name in used}

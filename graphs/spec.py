@@ -4,12 +4,14 @@ model, function, sequence, ensemble, switch and splitter, each with optional pol
 References pick values out of the run's context: `$input` is the request body, `$<node>` a node's
 output, and dotted paths go inside them (`$input.user_id`, `$rank.items`)."""
 
+import hashlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from graphs.input_schema import InputField
-from serve_app.resilience import BreakerPolicy, RetryPolicy
+from serve_app.common.model_metadata import DATATYPES, TensorMetadata
+from serve_app.common.resilience import BreakerPolicy, RetryPolicy
 
 INPUT = "input"
 
@@ -129,6 +131,39 @@ class Dedupe(BaseModel):
     reuse_window_s: float = Field(default=600, ge=0)
 
 
+class TensorField(TensorMetadata):
+    """One KServe V2 tensor of a graph and the field of each row's body (input) or answer (output) it
+    carries, a dotted path (`*` maps over a list: `items.*.score`). A leading -1 in `shape` is the row;
+    an input without it gives every row the same value. No field: each row's whole body or answer as
+    one JSON document (BYTES)."""
+
+    field: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _known(self) -> "TensorField":
+        if self.datatype not in DATATYPES:
+            raise ValueError(f"tensor {self.name!r}: unknown datatype {self.datatype!r}; known: {sorted(DATATYPES)}")
+        if self.field is None and self.datatype != "BYTES":
+            raise ValueError(f"tensor {self.name!r} carries whole JSON documents, so it must be BYTES")
+        return self
+
+
+class GraphTensors(BaseModel):
+    """The graph as a KServe V2 model; by default one JSON body in and one JSON answer out per row."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[TensorField] = Field(default=[TensorField(name="INPUT", datatype="BYTES", shape=[-1])], min_length=1)
+    outputs: list[TensorField] = Field(default=[TensorField(name="OUTPUT", datatype="BYTES", shape=[-1])],
+                                       min_length=1)
+
+    @model_validator(mode="after")
+    def _rows(self) -> "GraphTensors":
+        if not any(tensor.shape[0] == -1 for tensor in self.inputs):
+            raise ValueError("at least one input tensor needs a leading -1: its rows are the graph's runs")
+        return self
+
+
 class GraphSpec(BaseModel):
     """One graph: its nodes, the node that runs first, and what the answer is made of."""
 
@@ -145,6 +180,7 @@ class GraphSpec(BaseModel):
     # S2's duplicate-work rule: one run per key at a time (409 for a concurrent duplicate), and a recent
     # success inside the window answers again instead of recomputing. Shared across replicas via Redis.
     dedupe: Dedupe | None = None
+    tensors: GraphTensors = GraphTensors()
 
     @model_validator(mode="after")
     def _consistent(self) -> "GraphSpec":
@@ -161,6 +197,9 @@ class GraphSpec(BaseModel):
         reads = [(f"node {name!r}", ref) for name, node in self.nodes.items() for ref in node.refs()]
         for reader, ref in reads + [("output", ref) for ref in outputs + (self.dedupe.key if self.dedupe else [])]:
             self._check_read(reader, ref)
+        for tensor in self.tensors.inputs:
+            if tensor.field is not None:
+                self._check_read(f"tensor {tensor.name!r}", f"${INPUT}.{tensor.field}")
         self._check_acyclic()
         return self
 
@@ -194,6 +233,10 @@ class GraphSpec(BaseModel):
 
         for name in self.nodes:
             visit(name, [])
+
+    def version(self) -> str:
+        """A short hash of the declaration: a changed graph is a new version."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:12]
 
     def deployments(self) -> dict[str, set[str]]:
         """Each deployment the graph calls, with the methods it calls on it."""

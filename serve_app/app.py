@@ -1,41 +1,56 @@
 """Application builder named in serve_config.yaml (`import_path: serve_app.app:build_app`)."""
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
-from ray.serve import Application
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from ray.serve import Application, Deployment
 
-from deployments.backends import BackendConfig
-from deployments.dali_preprocessor import DaliPreprocessor
-from deployments.embedder import EMBEDDING_MODEL_ID, Embedder
-from deployments.fault_injector import FaultInjector
-from deployments.feature_lookup import FeatureLookup
-from deployments.llm_server import LLMServer
-from deployments.ranker import Ranker
-from deployments.vision_classifier import VisionClassifier
-from serve_app.model_handles import ModelHandles
-from graphs.registry import check_graphs, graph_deployments
+from graphs.registry import check_graphs
 from graphs.spec import GraphSpec
-from serve_app.artifacts import ArtifactLayout
-from serve_app.ingress import Ingress
-from serve_app.settings import REPO_ROOT, OnlineStore, PlatformSettings
+from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.ingress import Ingress, LLMDeployments
+
+# A string constructor argument that starts so is a path below the builder's artifacts_dir.
+ARTIFACTS_REF = "$artifacts/"
+
+
+class ModelDeployment(BaseModel):
+    """One model deployment: its class by import path (`package.module:Class`) and its constructor's
+    keyword arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    import_path: str = Field(pattern=r"^[\w.]+:\w+$")
+    init_args: dict[str, Any] = Field(default_factory=dict)
+
+    def deployment(self, name: str) -> Deployment:
+        module, attribute = self.import_path.split(":")
+        found = getattr(importlib.import_module(module), attribute, None)
+        if not isinstance(found, Deployment):
+            raise ValueError(f"model {name!r}: {self.import_path} is not a @serve.deployment")
+        return found.options(name=name)
 
 
 class PlatformArgs(BaseModel):
-    """Builder arguments: where the models are, which Feast online store serves, how the LLM engine
-    runs, and which backend runs the vision model."""
+    """Builder arguments: where the artifacts are, the model deployments (by deployment name), the
+    declared graphs over them, and which two of them the LLM APIs call."""
 
     artifacts_dir: Path = Field(default_factory=lambda: PlatformSettings().artifacts_dir)
-    online_store: OnlineStore = Field(default_factory=lambda: PlatformSettings().online_store)
-    llm_engine_args: dict = Field(default_factory=dict)
-    # The id clients name in OpenAI requests; GET /v1/models lists it.
-    llm_model_id: str = "tiny-llama"
-    vision_backend: BackendConfig = Field(default_factory=BackendConfig)
+    # Adding a model is a deployment file and an entry here; graphs, V2 and readiness find it by name.
+    models: dict[str, ModelDeployment] = Field(default_factory=dict)
     # Declared graphs, served at POST /v1/graphs/{name}: adding one is an edit of serve_config.yaml.
     graphs: dict[str, GraphSpec] = Field(default_factory=dict)
-    # Test configs only: FaultInjector deployments (deployments/fault_injector.py) by name, with their faults.
-    fault_injectors: dict[str, dict] = Field(default_factory=dict)
+    llm: LLMDeployments = Field(default_factory=LLMDeployments)
+
+    @model_validator(mode="after")
+    def _llm_is_bound(self) -> "PlatformArgs":
+        for role, name in self.llm:
+            if name not in self.models:
+                raise ValueError(f"llm.{role} names {name!r}, which is not among the models {sorted(self.models)}")
+        return self
 
 
 def serve_config_args(path: Path = REPO_ROOT / "serve_config.yaml") -> PlatformArgs:
@@ -43,22 +58,20 @@ def serve_config_args(path: Path = REPO_ROOT / "serve_config.yaml") -> PlatformA
     return PlatformArgs.model_validate(yaml.safe_load(path.read_text())["applications"][0].get("args") or {})
 
 
+def _expand(value: Any, artifacts_dir: Path) -> Any:
+    if isinstance(value, dict):
+        return {key: _expand(item, artifacts_dir) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item, artifacts_dir) for item in value]
+    if isinstance(value, str) and value.startswith(ARTIFACTS_REF):
+        return str(artifacts_dir / value.removeprefix(ARTIFACTS_REF))
+    return value
+
+
 def build_app(args: PlatformArgs) -> Application:
-    """Bind every model deployment and hand their handles to the HTTP ingress."""
-    layout = ArtifactLayout(root=args.artifacts_dir)
-    models = ModelHandles(
-        preprocessor=DaliPreprocessor.bind(str(layout.vision)),
-        vision=VisionClassifier.bind(str(layout.vision), backend=args.vision_backend.model_dump()),
-        features=FeatureLookup.bind(str(layout.feature_repo), args.online_store),
-        ranker=Ranker.bind(str(layout.ranker)),
-        llm=LLMServer.bind(str(layout.llm), args.llm_engine_args, args.llm_model_id),
-        embedder=Embedder.bind(),
-    )
-    deployments = [(DaliPreprocessor, models.preprocessor), (VisionClassifier, models.vision),
-                   (FeatureLookup, models.features), (Ranker, models.ranker), (LLMServer, models.llm),
-                   (Embedder, models.embedder)]
-    deployments += [(FaultInjector.options(name=name), FaultInjector.options(name=name).bind(**faults))
-                    for name, faults in args.fault_injectors.items()]
-    check_graphs(args.graphs, {deployment.name: deployment.func_or_class for deployment, _ in deployments})
-    bound = graph_deployments(args.graphs, {deployment.name: app for deployment, app in deployments})
-    return Ingress.bind(models, args.llm_model_id, EMBEDDING_MODEL_ID, bound, args.graphs)
+    """Bind every model deployment the args list and hand their handles to the HTTP ingress."""
+    deployments = {name: model.deployment(name) for name, model in args.models.items()}
+    check_graphs(args.graphs, {name: deployment.func_or_class for name, deployment in deployments.items()})
+    bound = {name: deployment.bind(**_expand(args.models[name].init_args, args.artifacts_dir))
+             for name, deployment in deployments.items()}
+    return Ingress.bind(bound, args.graphs, args.llm)

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from serve_app.generation import ChatMessage, GenerationRequest, SamplingOptions, StreamEvent
+from serve_app.common.generation import (ChatMessage, Choices, GenerationRequest, MaxTokens, SamplingOptions,
+                                         StreamEvent, Temperature, TopP)
 from serve_app.llm_service import SOURCE_HEADER, LLMService
 from serve_app.sse import HEADERS, sse_stream
 
@@ -17,10 +18,10 @@ class InferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1, max_length=4096)
-    max_length: int = Field(default=100, ge=1, le=4096, description="most tokens to generate")
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    num_return_sequences: int = Field(default=1, ge=1, le=8)
+    max_length: MaxTokens = Field(default=100, le=4096, description="most tokens to generate")
+    temperature: Temperature = 0.7
+    top_p: TopP = 1.0
+    num_return_sequences: Choices = 1
 
     @field_validator("query")
     @classmethod

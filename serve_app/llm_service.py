@@ -1,36 +1,26 @@
 """The ingress side of every LLM call, whatever the HTTP dialect: S1 preprocessing (length, whitespace,
 PII) before the model, the opt-in semantic cache, error translation and S1's fallback answer."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
 
-from ray.exceptions import RayActorError
-from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 from ray.serve.metrics import Counter
 
-from serve_app.errors import ConcurrencyLimitReached, InferenceFailed, PlatformError
-from serve_app.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
+from serve_app.common.errors import ModelUnavailable, as_platform_error
+from serve_app.common.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
+from serve_app.common.model_metadata import ModelMetadata
 from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig
-from serve_app.settings import LLMSettings
-from serve_app.text_preprocessing import preprocess_text
+from serve_app.common.settings import LLMSettings
+from serve_app.common.text_preprocessing import preprocess_text
 
 logger = logging.getLogger("ray.serve")
 # Response header naming where a completion came from: engine, cache or fallback.
 SOURCE_HEADER = "X-Completion-Source"
-
-
-def as_platform_error(error: Exception) -> PlatformError:
-    """What a client may learn of a failed LLM call (S1 §4)."""
-    if isinstance(error, PlatformError):
-        return error
-    if isinstance(error, BackPressureError):  # LLMServer's own queue is full
-        return ConcurrencyLimitReached()
-    if isinstance(error, RayActorError):
-        return InferenceFailed("the LLM replica stopped; retry the request")
-    logger.exception("LLM call failed")
-    return PlatformError("internal error")
+# How long the models may take to say who they are (once per ingress replica).
+DESCRIBE_TIMEOUT_S = 5.0
 
 
 def events_of(completion: Completion) -> list[StreamEvent]:
@@ -43,11 +33,11 @@ def events_of(completion: Completion) -> list[StreamEvent]:
 class LLMService:
     """Calls LLMServer (and the Embedder for the semantic cache) for the HTTP routers."""
 
-    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle, model_id: str, embedding_model_id: str):
+    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle):
         self.llm, self.embedder = llm, embedder
         # Made once: options() builds a new handle object on every call.
         self._llm_stream = llm.options(stream=True)
-        self.model_id, self.embedding_model_id = model_id, embedding_model_id
+        self._metadata: tuple[ModelMetadata, ModelMetadata] | None = None
         self._cache_lookups = Counter("llm_semantic_cache_lookups", "Semantic cache lookups by result.",
                                       ("model", "result"))
         self.configure(LLMSettings(), SemanticCacheConfig())
@@ -55,6 +45,16 @@ class LLMService:
     def configure(self, settings: LLMSettings, cache: SemanticCacheConfig) -> None:
         self.settings = settings
         self.cache = SemanticCache(cache) if cache.enabled else None
+
+    async def describe(self) -> tuple[ModelMetadata, ModelMetadata]:
+        """The generator's and the embedder's metadata: the ids clients name them by, and their versions."""
+        if self._metadata is None:
+            try:
+                self._metadata = tuple(await asyncio.wait_for(asyncio.gather(
+                    self.llm.describe.remote(), self.embedder.describe.remote()), DESCRIBE_TIMEOUT_S))
+            except TimeoutError:
+                raise ModelUnavailable("the language models are still loading; retry shortly") from None
+        return self._metadata
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Truncate, collapse whitespace and mask PII in every text the model (and any log) will see."""
@@ -95,10 +95,11 @@ class LLMService:
         """(key, embedding, hit): only greedy requests are cacheable, keyed by model and every sampling option."""
         if self.cache is None or request.sampling.temperature != 0:
             return None, None, None
-        key = (self.model_id, request.prompt is None, request.sampling)
+        key = (request.prompt is None, request.sampling)  # one cache per service, so per model
         embedding = (await self.embedder.embed.remote([request.text()]))["embeddings"][0]
         cached = self.cache.lookup(key, embedding)
-        self._cache_lookups.inc(tags={"model": self.model_id, "result": "miss" if cached is None else "hit"})
+        model = (await self.describe())[0].name
+        self._cache_lookups.inc(tags={"model": model, "result": "miss" if cached is None else "hit"})
         return key, embedding, cached
 
     def _fallback_or_raise(self, error: Exception, request: GenerationRequest) -> Completion:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from serve_app.settings import REPO_ROOT
+from serve_app.common.settings import REPO_ROOT
 
 SERVE_CLI = str(Path(sys.executable).parent / "serve")
 APP_NAME = "platform"  # the application's name in serve_config.yaml
@@ -103,14 +103,19 @@ def user_config_change(deployment: str, **changes) -> dict:
 
 @contextlib.contextmanager
 def reconfigured(platform: LocalPlatform, changes: dict[str, dict], args: dict | None = None,
-                 base: Path | None = None) -> Iterator[Path]:
+                 base: Path | None = None, runtime_env: dict | None = None) -> Iterator[Path]:
     """Redeploy `base` (the platform's config by default) with fields of some deployments replaced
-    ({"LLMServer": {"user_config": ...}}) and builder `args` merged in; deploy `base` again on exit.
+    ({"LLMServer": {"user_config": ...}}), builder `args` merged in (a mapping, such as `models` or
+    `graphs`, entry by entry) and the application's `runtime_env` set; deploy `base` again on exit.
     Yields the changed config's path, the base of a nested change."""
     base = base or platform.session_dir / "serve_config.yaml"
     config = yaml.safe_load(base.read_text())
     application = config["applications"][0]
-    application["args"] = {**application.get("args", {}), **(args or {})}
+    merged = application.setdefault("args", {})
+    for key, value in (args or {}).items():
+        merged[key] = {**merged[key], **value} if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    if runtime_env is not None:
+        application["runtime_env"] = runtime_env
     entries = {entry["name"]: entry for entry in application["deployments"]}
     for name, fields in changes.items():
         if name not in entries:  # a deployment the args add (a FaultInjector, say)

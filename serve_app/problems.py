@@ -6,16 +6,27 @@ from http import HTTPStatus
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from ray.serve.context import _get_serve_request_context
 
-from serve_app.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
+from serve_app.common.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
                               ValidationFailed)
-from serve_app.schemas import Problem
 
 logger = logging.getLogger("ray.serve")
 # Routes tagged so answer 400 to an invalid body, as OpenAI's API does; its clients expect that status.
 OPENAI_TAG = "openai"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    requestId: str | None = None
+    errors: list[dict] | None = None
 
 
 def current_request_id() -> str | None:
@@ -37,7 +48,7 @@ def problem_response(error: PlatformError, errors: list[dict] | None = None) -> 
 
 async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
     logger.info("request failed", extra={"problem": error.title, "detail": error.detail})
-    return problem_response(error)
+    return problem_response(error, errors=getattr(error, "errors", None))
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,7 @@
-"""Readiness of this application's deployments, as Serve's controller reports it."""
+"""The one readiness rule, for every protocol: a set of deployments is ready when each has serving
+replicas, as Serve's controller reports it; the server is ready when every deployment of the app is."""
+
+from collections.abc import Iterable
 
 from ray import serve
 from ray.serve.schema import DeploymentStatus
@@ -7,7 +10,11 @@ from ray.serve.schema import DeploymentStatus
 SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
 
 
-def deployment_statuses() -> dict[str, DeploymentStatus]:
-    """Every deployment of the calling replica's application and its status."""
+def readiness(deployments: Iterable[str] | None = None) -> tuple[bool, dict[str, str]]:
+    """Whether these deployments (all of the calling replica's application when None) serve, and each
+    one's status. A replica counts once its __init__ returned, and __init__ loads and warms up the model."""
     app_name = serve.get_replica_context().app_name
-    return {name: d.status for name, d in serve.status().applications[app_name].deployments.items()}
+    statuses = {name: d.status for name, d in serve.status().applications[app_name].deployments.items()}
+    wanted = statuses if deployments is None else {name: statuses.get(name) for name in deployments}
+    return (all(status in SERVING for status in wanted.values()),
+            {name: getattr(status, "value", "MISSING") for name, status in wanted.items()})

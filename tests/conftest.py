@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from serve_app.local_cluster import LocalPlatform, local_platform
-from serve_app.settings import PlatformSettings
+from serve_app.common.settings import PlatformSettings
 
 
 @pytest.fixture(scope="session")

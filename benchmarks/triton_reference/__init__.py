@@ -10,7 +10,7 @@ import httpx
 
 from benchmarks.processes import running_process
 from serve_app.local_cluster import free_port
-from serve_app.settings import REPO_ROOT
+from serve_app.common.settings import REPO_ROOT
 
 TRITON_PYTHON = REPO_ROOT / ".venv-triton" / "bin" / "python"
 

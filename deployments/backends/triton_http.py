@@ -7,7 +7,7 @@ import tritonclient.http as triton
 from tritonclient.utils import np_to_triton_dtype
 
 from deployments.backends import Backend, BackendConfig
-from serve_app.errors import ModelUnavailable
+from serve_app.common.errors import ModelUnavailable
 
 
 class TritonHttpBackend(Backend):

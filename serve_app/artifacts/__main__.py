@@ -17,10 +17,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from serve_app.artifacts import ArtifactLayout, llm, recsys, vision
-from serve_app.settings import PlatformSettings
+from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("serve_app.artifacts")
 _PACKAGE = Path(__file__).parent
+_COMMON = _PACKAGE.parent / "common"
 
 
 def _fingerprint(*sources: Path) -> str:
@@ -33,16 +34,16 @@ def _fingerprint(*sources: Path) -> str:
 
 def _targets(layout: ArtifactLayout) -> dict[str, tuple[list[Path], Callable[[tqdm], dict], str]]:
     """name → (folders it writes, how to build it, fingerprint of its code)."""
-    shapes = _PACKAGE / "shapes.py"
+    shapes = _COMMON / "shapes.py"
     return {
         "vision": ([layout.vision], lambda bar: vision.build(layout.vision, bar),
                    _fingerprint(_PACKAGE / "vision.py", shapes)),
         "llm": ([layout.llm], lambda bar: llm.build(layout.llm, bar),
-                _fingerprint(_PACKAGE / "llm.py", shapes)),
+                _fingerprint(_PACKAGE / "llm.py", shapes, _COMMON / "generation.py")),
         "recsys": ([layout.ranker, layout.feature_repo],
                    lambda bar: recsys.build(layout.ranker, layout.feature_repo, bar),
                    _fingerprint(_PACKAGE / "recsys.py", _PACKAGE / "materialize.py", _PACKAGE / "feature_repo",
-                                _PACKAGE.parent / "recsys_features.py", _PACKAGE.parent / "feature_store.py")),
+                                _COMMON / "recsys_features.py", _COMMON / "feature_store.py")),
     }
 
 

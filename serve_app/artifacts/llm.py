@@ -13,7 +13,8 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from tqdm import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from serve_app.artifacts.shapes import SHAPE_LABELS
+from serve_app.common.generation import caption_prompt
+from serve_app.common.shapes import SHAPE_LABELS
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 VOCAB_SIZE, MAX_LEN = 3000, 256
@@ -75,11 +76,6 @@ _CAPTIONS = (
     "There is a single {label} drawn in {colour}.",
     "A simple drawing of a {colour} {label}.",
 )
-
-
-def caption_prompt(label: str) -> str:
-    """The exact prompt the caption lines were trained on; the model continues with a sentence."""
-    return f"Caption for a {label}:"
 
 
 def _josa(word: str, with_final: str, without_final: str) -> str:

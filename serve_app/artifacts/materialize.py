@@ -15,8 +15,8 @@ from typing import get_args
 from feast import Entity, FeatureStore, FeatureView
 
 from serve_app.artifacts import ArtifactLayout
-from serve_app.feature_store import open_store
-from serve_app.settings import OnlineStore, PlatformSettings
+from serve_app.common.feature_store import open_store
+from serve_app.common.settings import OnlineStore, PlatformSettings
 
 logger = logging.getLogger("serve_app.artifacts")
 

@@ -12,8 +12,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from serve_app.artifacts.materialize import materialize
-from serve_app.ranking_metrics import ndcg_at_k
-from serve_app.recsys_features import (
+from serve_app.artifacts.ranking_metrics import ndcg_at_k
+from serve_app.common.recsys_features import (
     AFFINITY_COLUMNS, CATEGORIES, DEFAULTS_FILE, FEATURE_NAMES, ITEM_COLUMNS, UNKNOWN_CATEGORY, USER_COLUMNS,
     FeatureDefaults, feature_frame,
 )

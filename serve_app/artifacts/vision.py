@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from serve_app.artifacts.shapes import IMAGE_SIZE, SHAPE_LABELS, draw_shape
+from serve_app.common.shapes import IMAGE_SIZE, SHAPE_LABELS, draw_shape
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.25, 0.25, 0.25)

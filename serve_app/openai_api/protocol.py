@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.generation import ChatMessage, SamplingOptions
+from serve_app.common.generation import ChatMessage, Choices, MaxTokens, SamplingOptions, Temperature, TopP
 
 
 class StreamOptions(BaseModel):
@@ -18,10 +18,10 @@ class _GenerationParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=8)
+    max_tokens: MaxTokens | None = None
+    temperature: Temperature = 1.0
+    top_p: TopP = 1.0
+    n: Choices = 1
     stop: str | list[str] | None = None
     seed: int | None = None
     stream: bool = False
@@ -41,7 +41,7 @@ class _GenerationParams(BaseModel):
 
 class ChatCompletionRequest(_GenerationParams):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)  # newer clients' name for max_tokens
+    max_completion_tokens: MaxTokens | None = None  # newer clients' name for max_tokens
 
 
 class CompletionRequest(_GenerationParams):
@@ -119,6 +119,8 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = Field(default_factory=lambda: int(time.time()))
     owned_by: str = "serving-foundation"
+    # The platform's addition: a content hash of the model's artifact, as its log lines carry it.
+    version: str
 
 
 class ModelList(BaseModel):

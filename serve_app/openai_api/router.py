@@ -3,8 +3,8 @@
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from serve_app.errors import InvalidRequest, UnknownModel
-from serve_app.generation import GenerationRequest
+from serve_app.common.errors import InvalidRequest, UnknownModel
+from serve_app.common.generation import GenerationRequest
 from serve_app.llm_service import SOURCE_HEADER, LLMService
 from serve_app.problems import OPENAI_TAG
 from serve_app.openai_api.protocol import (ChatCompletion, ChatCompletionRequest, CompletionRequest,
@@ -16,25 +16,25 @@ from serve_app.openai_api.serving import (chat_completion, chat_stream, embeddin
 router = APIRouter(tags=[OPENAI_TAG])
 
 
-def _service(request: Request, model: str | None = None, embedding: bool = False) -> LLMService:
+async def _service(request: Request, model: str, embedding: bool = False) -> LLMService:
     """The LLM service, once `model` is known to be the one it serves (of its kind)."""
     service: LLMService = request.app.state.llm
-    served = service.embedding_model_id if embedding else service.model_id
-    if model is not None and model != served:
+    generator, embedder = await service.describe()
+    if model != (embedder if embedding else generator).name:
         raise UnknownModel(f"the model `{model}` does not exist; GET /v1/models lists what is served")
     return service
 
 
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
-    service = _service(request)
-    return ModelList(data=[ModelCard(id=service.model_id), ModelCard(id=service.embedding_model_id)])
+    service: LLMService = request.app.state.llm
+    return ModelList(data=[ModelCard(id=model.name, version=model.versions[0]) for model in await service.describe()])
 
 
 async def _generate(request: Request, response: Response, body: ChatCompletionRequest | CompletionRequest,
                     generation: GenerationRequest, as_stream, as_whole):
     """Stream (SSE) or answer whole, as the body asks; `as_stream`/`as_whole` give the response shape."""
-    service = _service(request, body.model)
+    service = await _service(request, body.model)
     if body.stream:
         events = await service.stream(generation)
         return StreamingResponse(as_stream(body.model, events, body.include_usage),
@@ -61,6 +61,6 @@ async def create_completion(body: CompletionRequest, request: Request, response:
 
 @router.post("/v1/embeddings", response_model=EmbeddingList)
 async def create_embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
-    service = _service(request, body.model, embedding=True)
+    service = await _service(request, body.model, embedding=True)
     result = await service.embedder.embed.remote(body.texts())
     return embedding_list(body.model, result, body.encoding_format)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 from pydantic import BaseModel
 
-from serve_app.generation import ChatMessage, Completion, Delta, StreamEvent, Usage
+from serve_app.common.generation import ChatMessage, Completion, Delta, StreamEvent, Usage
 from serve_app.sse import sse_stream
 from serve_app.openai_api.protocol import (ChatChoice, ChatChunkChoice, ChatCompletion, ChatCompletionChunk,
                                            ChatDelta, Embedding, EmbeddingList, ResponseHeader, TextChoice,

@@ -14,9 +14,9 @@ import zlib
 import numpy as np
 from pydantic import ValidationError
 
-from serve_app.errors import InvalidTensor
-from serve_app.v2.protocol import (DATATYPE_OF, DATATYPES, MODEL_VERSION, InferenceRequest,
-                                   InferenceResponse, RequestInput, ResponseOutput, describe)
+from serve_app.common.errors import InvalidTensor
+from serve_app.common.model_metadata import DATATYPE_OF, DATATYPES
+from serve_app.v2.protocol import InferenceRequest, InferenceResponse, RequestInput, ResponseOutput, describe
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _DECOMPRESS = {"gzip": gzip.decompress, "deflate": zlib.decompress}
@@ -70,7 +70,7 @@ def output_choices(request: InferenceRequest, available: list[str]) -> dict[str,
     return choices
 
 
-def encode_response(model_name: str, request_id: str | None, outputs: dict[str, np.ndarray],
+def encode_response(model_name: str, model_version: str, request_id: str | None, outputs: dict[str, np.ndarray],
                     choices: dict[str, bool]) -> tuple[bytes, int | None]:
     """The response body and, when any output is binary, the length of its JSON header."""
     described, chunks = [], []
@@ -86,7 +86,7 @@ def encode_response(model_name: str, request_id: str | None, outputs: dict[str, 
             flat = array.reshape(-1)
             output.data = [item.decode() for item in flat] if datatype == "BYTES" else flat.tolist()
         described.append(output)
-    header = InferenceResponse(model_name=model_name, model_version=MODEL_VERSION, id=request_id,
+    header = InferenceResponse(model_name=model_name, model_version=model_version, id=request_id,
                                outputs=described).model_dump_json(exclude_none=True).encode()
     return (header + b"".join(chunks), len(header)) if chunks else (header, None)
 

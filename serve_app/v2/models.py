@@ -1,39 +1,27 @@
-"""The V2 model registry: each model's metadata and its inference over the deployment handles and
-the declared graphs.
-
-Batched inputs are split into items whose handle calls (or graph runs) go concurrently: the
-deployments' `@serve.batch` methods gather them into model batches again. Every declared graph is a
-V2 model: `classify` and `recommend` with typed tensors, any other with one JSON document per row.
-"""
+"""The V2 model repository: every model a deployment describes (`describe()`, run by its `infer`) and
+every declared graph (its `tensors` mapping rows to bodies and answers to tensors, run by the graph
+runner). Nothing here knows a model by name."""
 
 import asyncio
-import dataclasses
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
+from ray.serve.handle import DeploymentHandle
 
-from graphs.executor import GraphExecutor
-from graphs.spec import GraphSpec
-from serve_app.errors import InvalidTensor, UnknownModel
-from serve_app.model_handles import ModelHandles
-from serve_app.readiness import SERVING, deployment_statuses
-from serve_app.v2.protocol import ModelMetadata, TensorMetadata, describe
+from graphs.executor import pick
+from graphs.runner import GraphRunner
+from graphs.spec import TensorField
+from serve_app.common.errors import InvalidTensor, ModelUnavailable, UnknownModel, ValidationFailed
+from serve_app.common.model_metadata import DATATYPES, ModelMetadata, Tensors
 
-# Each item is one handle call: the bound keeps one request from filling a deployment's
+# Each row is one handle call or graph run: the bound keeps one request from filling a deployment's
 # max_queued_requests (serve_config.yaml), which would reject everyone's calls.
 MAX_BATCH = 64
-Tensors = dict[str, np.ndarray]
-
-
-@dataclasses.dataclass(frozen=True)
-class Serving:
-    """What V2 models run on: the model deployments' handles and the ingress replica's graph executors."""
-
-    models: ModelHandles
-    graphs: dict[str, GraphExecutor]
+# How long a deployment may take to describe itself before the lookup goes on without it.
+DESCRIBE_TIMEOUT_S = 5.0
 
 
 class V2Model(BaseModel):
@@ -43,7 +31,7 @@ class V2Model(BaseModel):
 
     metadata: ModelMetadata
     deployments: tuple[str, ...]  # must all be up for the model to be ready
-    run: Callable[[Serving, Tensors], Awaitable[Tensors]]
+    run: Callable[[Tensors], Awaitable[Tensors]]
 
     def check(self, inputs: Tensors) -> None:
         """Raises InvalidTensor unless `inputs` are exactly this model's inputs, in shape and datatype."""
@@ -57,136 +45,112 @@ class V2Model(BaseModel):
             expected[name].check(tensor, MAX_BATCH)
 
 
-def _labels(results: list[dict]) -> Tensors:
-    return {"LABEL": np.array([result["label"].encode() for result in results], dtype=object),
-            "PROBABILITIES": np.array([result["probabilities"] for result in results], np.float32)}
+def _value(item: Any) -> Any:
+    """A tensor element (or sub-array) as the plain Python value a JSON body would hold; bytes stay bytes."""
+    return item.tolist() if isinstance(item, np.ndarray | np.generic) else item
 
 
-def _parsed_rows(graph: GraphExecutor, bodies: Iterable[Any]) -> list[Any]:
-    """Each row's body as the graph's `$input`; a row its declared input refuses is an InvalidTensor."""
-    try:
-        return [graph.parse(body) for body in bodies]
-    except ValidationError as error:
-        raise InvalidTensor(describe(error)) from None
+def rows_of(tensors: list[TensorField], inputs: Tensors) -> list[Any]:
+    """One request body per row of the batched input tensors."""
+    given = [tensor for tensor in tensors if tensor.name in inputs]
+    sizes = {len(inputs[tensor.name]) for tensor in given if tensor.shape[0] == -1}
+    if len(sizes) != 1:
+        raise InvalidTensor(f"the batched inputs must have one batch size, not {sorted(sizes)}")
+    count = sizes.pop()
+    rows: list[Any] = [{} for _ in range(count)]
+    for tensor in given:
+        array = inputs[tensor.name]
+        values = list(array) if tensor.shape[0] == -1 else [array.reshape(-1)[0] if array.size == 1 else array] * count
+        for index, value in enumerate(map(_value, values)):
+            if tensor.field is None:
+                try:
+                    rows[index] = json.loads(value)
+                except (ValueError, TypeError):
+                    raise InvalidTensor(f"each {tensor.name} element must be a JSON document (the graph's "
+                                        "request body)") from None
+            else:
+                *parents, leaf = tensor.field.split(".")
+                target = rows[index]
+                for part in parents:
+                    target = target.setdefault(part, {})
+                target[leaf] = value
+    return rows
 
 
-async def _run_rows(graph: GraphExecutor, payloads: Iterable[Any]) -> list[Any]:
-    """One graph run per row, concurrently."""
-    return await asyncio.gather(*(graph.run(payload) for payload in payloads))
+def _select(answer: Any, path: str) -> Any:
+    """`path` in an answer; a `*` part maps the rest of the path over a list."""
+    head, star, rest = path.partition(".*")
+    value = pick(answer, head)
+    if not star:
+        return value
+    return [_select(item, rest.removeprefix(".")) for item in value]
 
 
-async def _preprocess(serving: Serving, inputs: Tensors) -> Tensors:
-    images = inputs["IMAGE"]
-    return {"TENSOR": np.stack(await asyncio.gather(*map(serving.models.preprocessor.preprocess.remote, images)))}
+def tensors_of(tensors: list[TensorField], answers: list[Any]) -> Tensors:
+    """The output tensors of the rows' answers."""
+    outputs = {}
+    for tensor in tensors:
+        if tensor.field is None:
+            values = [json.dumps(answer).encode() for answer in answers]
+        else:
+            values = [_select(answer, tensor.field) for answer in answers]
+        if values and isinstance(values[0], list):
+            # A shorter list in one row (a catalog smaller than k) cuts every row: rows are equally long.
+            width = min(len(value) for value in values)
+            values = [value[:width] for value in values]
+        if tensor.datatype == "BYTES":
+            values = np.array([value.encode() if isinstance(value, str) else value for value in values], dtype=object)
+        outputs[tensor.name] = np.array(values, DATATYPES[tensor.datatype])
+    return outputs
 
 
-async def _vision(serving: Serving, inputs: Tensors) -> Tensors:
-    return _labels(await asyncio.gather(*map(serving.models.vision.classify.remote, inputs["TENSOR"])))
+class ModelRepository:
+    """The models of one ingress replica: described deployments first, declared graphs after."""
 
+    def __init__(self, handles: dict[str, DeploymentHandle], runner: GraphRunner):
+        self.handles, self.runner = handles, runner
+        self._models: dict[str, V2Model] = {}  # by model name, from the deployments described so far
+        self._described: set[str] = set()  # deployments that answered describe()
 
-async def _classify(serving: Serving, inputs: Tensors) -> Tensors:
-    # Raw image bytes skip the JSON body's base64; the graph's first node takes either.
-    rows = ({"image": image} for image in inputs["IMAGE"])
-    results = await _run_rows(serving.graphs["classify"], rows)
-    return {**_labels(results), "SCORE": np.array([result["score"] for result in results], np.float32)}
+    async def find(self, name: str) -> V2Model:
+        """The named model; UnknownModel for a name the platform does not serve."""
+        if name not in self._models and name not in self.runner.specs:
+            await self._describe_missing()
+        if name in self._models:
+            return self._models[name]
+        if name in self.runner.specs:
+            return self._graph_model(name)
+        silent = sorted(set(self.handles) - self._described)
+        if silent:
+            raise ModelUnavailable(f"no model {name!r} yet: {', '.join(silent)} did not describe their models")
+        raise UnknownModel(f"unknown model {name!r}; the models are {sorted({*self._models, *self.runner.specs})}")
 
+    async def _describe_missing(self) -> None:
+        missing = [deployment for deployment in self.handles if deployment not in self._described]
+        answers = await asyncio.gather(*(asyncio.wait_for(self.handles[d].describe.remote(), DESCRIBE_TIMEOUT_S)
+                                         for d in missing), return_exceptions=True)
+        for deployment, metadata in zip(missing, answers):
+            if isinstance(metadata, BaseException):
+                continue
+            self._described.add(deployment)
+            if metadata.inputs:  # a model without tensors (an LLM, the feature store) is not a V2 model
+                self._models.setdefault(metadata.name, V2Model(
+                    metadata=metadata, deployments=(deployment,), run=self.handles[deployment].infer.remote))
 
-async def _ranker(serving: Serving, inputs: Tensors) -> Tensors:
-    return {"SCORE": (await serving.models.ranker.score.remote(inputs["FEATURES"])).astype(np.float32)}
+    def _graph_model(self, name: str) -> V2Model:
+        spec = self.runner.specs[name]
 
+        async def run(inputs: Tensors) -> Tensors:
+            rows = rows_of(spec.tensors.inputs, inputs)
+            try:
+                # All or nothing: the first failing row cancels the others' runs.
+                async with asyncio.TaskGroup() as group:
+                    runs = [group.create_task(self.runner.run(name, row)) for row in rows]
+            except ExceptionGroup as failed:
+                error = failed.exceptions[0]
+                raise (InvalidTensor(error.summary()) if isinstance(error, ValidationFailed) else error) from None
+            return tensors_of(spec.tensors.outputs, [task.result() for task in runs])
 
-async def _recommend(serving: Serving, inputs: Tensors) -> Tensors:
-    k = {"k": int(inputs["K"][0])} if "K" in inputs else {}
-    rows = ({"user_id": int(user_id), **k} for user_id in inputs["USER_ID"])
-    graph = serving.graphs["recommend"]
-    answers = await _run_rows(graph, _parsed_rows(graph, rows))
-    # A catalog smaller than k gives shorter lists; rows of a tensor must be equally long.
-    width = min(len(answer["items"]) for answer in answers)
-    rows = [answer["items"][:width] for answer in answers]
-    return {"ITEM_IDS": np.array([[item["item_id"] for item in row] for row in rows], np.int64),
-            "SCORES": np.array([[item["score"] for item in row] for row in rows], np.float32)}
-
-
-def _json_graph(name: str) -> Callable[[Serving, Tensors], Awaitable[Tensors]]:
-    async def run(serving: Serving, inputs: Tensors) -> Tensors:
-        try:
-            bodies = [json.loads(row) for row in inputs["INPUT"]]
-        except (ValueError, TypeError):
-            raise InvalidTensor("each INPUT element must be a JSON document (the graph's request body)") from None
-        graph = serving.graphs[name]
-        answers = await _run_rows(graph, _parsed_rows(graph, bodies))
-        return {"OUTPUT": np.array([json.dumps(answer).encode() for answer in answers], dtype=object)}
-    return run
-
-
-def _graph_models(graphs: dict[str, GraphSpec]) -> list[V2Model]:
-    """Each declared graph as a model of JSON bodies in, JSON answers out, one per row."""
-    rows_in = TensorMetadata(name="INPUT", datatype="BYTES", shape=[-1])
-    rows_out = TensorMetadata(name="OUTPUT", datatype="BYTES", shape=[-1])
-    return [V2Model(metadata=ModelMetadata(name=name, platform="graph", inputs=[rows_in], outputs=[rows_out]),
-                    deployments=tuple(sorted(spec.deployments())), run=_json_graph(name))
-            for name, spec in graphs.items()]
-
-
-def build_registry(models: ModelHandles, graphs: dict[str, GraphSpec], vision: dict,
-                   ranker: dict) -> dict[str, V2Model]:
-    """Every V2 model by name, shaped by what the vision and ranker deployments `describe`; a typed
-    graph model (classify, recommend) stands in for the JSON one where its graph is declared."""
-    image = TensorMetadata(name="IMAGE", datatype="BYTES", shape=[-1])
-    tensor = TensorMetadata(name="TENSOR", datatype="FP32", shape=[-1, 3, vision["size"], vision["size"]])
-    label = TensorMetadata(name="LABEL", datatype="BYTES", shape=[-1])
-    probabilities = TensorMetadata(name="PROBABILITIES", datatype="FP32", shape=[-1, len(vision["labels"])])
-    score = TensorMetadata(name="SCORE", datatype="FP32", shape=[-1])
-    features = TensorMetadata(name="FEATURES", datatype="FP32", shape=[-1, len(ranker["feature_names"])])
-    user_id = TensorMetadata(name="USER_ID", datatype="INT64", shape=[-1])
-    k = TensorMetadata(name="K", datatype="INT32", shape=[1], optional=True)
-    item_ids = TensorMetadata(name="ITEM_IDS", datatype="INT64", shape=[-1, -1])
-    scores = TensorMetadata(name="SCORES", datatype="FP32", shape=[-1, -1])
-    single = [
-        (ModelMetadata(name="preprocess", platform="dali", inputs=[image], outputs=[tensor]),
-         (models.preprocessor,), _preprocess),
-        (ModelMetadata(name="vision", platform="onnxruntime_onnx", inputs=[tensor],
-                       outputs=[probabilities, label]), (models.vision,), _vision),
-        (ModelMetadata(name="ranker", platform="lightgbm", inputs=[features], outputs=[score]),
-         (models.ranker,), _ranker),
-    ]
-    typed_graphs = [
-        (ModelMetadata(name="classify", platform="ensemble", inputs=[image],
-                       outputs=[label, score, probabilities]), _classify),
-        (ModelMetadata(name="recommend", platform="ensemble", inputs=[user_id, k],
-                       outputs=[item_ids, scores]), _recommend),
-    ]
-    registry = {model.metadata.name: model for model in _graph_models(graphs)}
-    for meta, run in typed_graphs:
-        if meta.name in registry:
-            registry[meta.name] = V2Model(metadata=meta, deployments=registry[meta.name].deployments, run=run)
-    for meta, handles, run in single:
-        registry[meta.name] = V2Model(metadata=meta, deployments=tuple(h.deployment_name for h in handles), run=run)
-    return registry
-
-
-# Per ingress replica: the shapes only change with new artifacts, and the graphs with new builder
-# args; both come with a redeploy.
-_registry: dict[str, V2Model] = {}
-
-
-async def find_model(serving: Serving, name: str) -> V2Model:
-    """The named model; raises UnknownModel for a name the platform does not serve."""
-    if not _registry:
-        models = serving.models
-        vision, ranker = await asyncio.gather(models.vision.describe.remote(), models.ranker.describe.remote())
-        specs = {name: graph.spec for name, graph in serving.graphs.items()}
-        _registry.update(build_registry(models, specs, vision, ranker))
-    if name not in _registry:
-        raise UnknownModel(f"unknown model {name!r}; the models are {sorted(_registry)}")
-    return _registry[name]
-
-
-def deployments_ready(deployments: Iterable[str]) -> bool:
-    """Whether every one of these deployments has serving replicas."""
-    statuses = deployment_statuses()
-    return all(statuses.get(name) in SERVING for name in deployments)
-
-
-def server_ready(models: ModelHandles) -> bool:
-    return deployments_ready(getattr(models, field.name).deployment_name for field in dataclasses.fields(models))
+        metadata = ModelMetadata(name=name, versions=[spec.version()], platform="ensemble",
+                                 inputs=spec.tensors.inputs, outputs=spec.tensors.outputs)
+        return V2Model(metadata=metadata, deployments=tuple(sorted(spec.deployments())), run=run)

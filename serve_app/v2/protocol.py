@@ -1,23 +1,6 @@
 """KServe V2 / Open Inference Protocol messages, with Triton's binary tensor data extension."""
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
-
-from serve_app.errors import InvalidTensor
-
-# V2 datatype → numpy dtype; BYTES elements are Python bytes in an object array.
-DATATYPES: dict[str, np.dtype] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype(np.uint8), "UINT16": np.dtype(np.uint16),
-    "UINT32": np.dtype(np.uint32), "UINT64": np.dtype(np.uint64),
-    "INT8": np.dtype(np.int8), "INT16": np.dtype(np.int16),
-    "INT32": np.dtype(np.int32), "INT64": np.dtype(np.int64),
-    "FP16": np.dtype(np.float16), "FP32": np.dtype(np.float32), "FP64": np.dtype(np.float64),
-    "BYTES": np.dtype(np.object_),
-}
-DATATYPE_OF = {dtype: name for name, dtype in DATATYPES.items()}
-# Each model has one version: a new one comes with a redeploy, not next to the old.
-MODEL_VERSION = "1"
 
 
 class TensorParameters(BaseModel):
@@ -69,34 +52,6 @@ class InferenceResponse(BaseModel):
     model_version: str | None = None
     id: str | None = None
     outputs: list[ResponseOutput]
-
-
-class TensorMetadata(BaseModel):
-    """A model input or output; -1 in `shape` is a dimension of any size (the batch)."""
-
-    name: str
-    datatype: str
-    shape: list[int]
-    optional: bool = Field(default=False, exclude=True)
-
-    def check(self, tensor: np.ndarray, max_batch: int) -> None:
-        """Raises InvalidTensor unless `tensor` fits this input."""
-        if tensor.dtype != DATATYPES[self.datatype]:
-            raise InvalidTensor(f"input {self.name!r} is {DATATYPE_OF[tensor.dtype]}, expected {self.datatype}")
-        shape = list(tensor.shape)
-        fits = len(shape) == len(self.shape) and all(d in (-1, s) for d, s in zip(self.shape, shape))
-        if not fits:
-            raise InvalidTensor(f"input {self.name!r} has shape {shape}, expected {self.shape}")
-        if self.shape[0] == -1 and not 1 <= shape[0] <= max_batch:
-            raise InvalidTensor(f"input {self.name!r} has batch size {shape[0]}, expected 1 to {max_batch}")
-
-
-class ModelMetadata(BaseModel):
-    name: str
-    versions: list[str] = [MODEL_VERSION]
-    platform: str
-    inputs: list[TensorMetadata]
-    outputs: list[TensorMetadata]
 
 
 class ServerMetadata(BaseModel):

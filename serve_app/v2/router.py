@@ -11,10 +11,12 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from serve_app.errors import PlatformError
+from serve_app.common.errors import PlatformError
+from serve_app.common.model_metadata import ModelMetadata
+from serve_app.readiness import readiness
 from serve_app.v2 import codec
-from serve_app.v2.models import deployments_ready, find_model, server_ready
-from serve_app.v2.protocol import ErrorResponse, ModelMetadata, ServerMetadata
+from serve_app.v2.models import ModelRepository
+from serve_app.v2.protocol import ErrorResponse, ServerMetadata
 
 logger = logging.getLogger("ray.serve")
 
@@ -58,32 +60,35 @@ async def live() -> Response:
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
 @router.get("/health/ready")
 async def ready(request: Request) -> Response:
-    return Response() if server_ready(request.app.state.serving.models) else _error(400, "not every model is ready")
+    return Response() if readiness()[0] else _error(400, "not every model is ready")
+
+
+def _models(request: Request) -> ModelRepository:
+    return request.app.state.models
 
 
 @router.get("/models/{name}")
 async def model_metadata(name: str, request: Request) -> ModelMetadata:
-    return (await find_model(request.app.state.serving, name)).metadata
+    return (await _models(request).find(name)).metadata
 
 
 @router.get("/models/{name}/ready")
 async def model_ready(name: str, request: Request) -> Response:
-    model = await find_model(request.app.state.serving, name)
-    if deployments_ready(model.deployments):
+    model = await _models(request).find(name)
+    if readiness(model.deployments)[0]:
         return Response()
     return _error(400, f"model {name!r} is not ready")
 
 
 @router.post("/models/{name}/infer")
 async def infer(name: str, request: Request) -> Response:
-    serving = request.app.state.serving
-    model = await find_model(serving, name)
+    model = await _models(request).find(name)
     inference, inputs = codec.decode_request(await request.body(), request.headers.get(codec.HEADER_LENGTH),
                                              request.headers.get("content-encoding"))
     choices = codec.output_choices(inference, [output.name for output in model.metadata.outputs])
     model.check(inputs)
-    outputs = await model.run(serving, inputs)
-    body, header_length = codec.encode_response(name, inference.id, outputs, choices)
+    outputs = await model.run(inputs)
+    body, header_length = codec.encode_response(name, model.metadata.versions[0], inference.id, outputs, choices)
     if header_length is None:
         return Response(body, media_type="application/json")
     return Response(body, media_type="application/octet-stream",

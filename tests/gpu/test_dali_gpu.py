@@ -7,7 +7,7 @@ from nvidia.dali import backend as dali_backend
 from deployments.dali_pipeline import build_pipeline
 from deployments.dali_preprocessor import DaliPreprocessor
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
+from serve_app.common.shapes import SHAPE_LABELS, shape_png
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(dali_backend.GetCUDADeviceCount() == 0,
                                                   reason="needs a CUDA device for DALI's mixed decoder")]

@@ -1,6 +1,7 @@
 """The graphs declared in serve_config.yaml, on the real platform."""
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -42,3 +43,31 @@ def test_review_analysis_refuses_a_concurrent_duplicate_and_reuses_a_recent_resu
     assert again.status_code == 200 and again.json()["reused"] is True
     assert other.status_code == 200 and other.json()["reused"] is False
     assert {"sentiment", "summary", "strengths"} <= set(again.json())
+
+
+def test_a_concurrent_duplicate_is_refused_over_v2_as_over_http(platform):
+    body = {"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "v2", "reviews": REVIEWS}
+    row = {"inputs": [{"name": "INPUT", "datatype": "BYTES", "shape": [1], "data": [json.dumps(body)]}]}
+
+    async def both():
+        async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
+            return await asyncio.gather(http.post("/v1/graphs/review_analysis", json=body),
+                                        http.post("/v2/models/review_analysis/infer", json=row))
+
+    over_http, over_v2 = asyncio.run(both())
+    assert sorted([over_http.status_code, over_v2.status_code]) == [200, 409]
+    refused = over_v2 if over_v2.status_code == 409 else over_http
+    assert "already running" in (refused.json().get("error") or refused.json()["detail"])
+
+
+def test_the_openapi_document_lists_every_declared_graph_with_its_input(client):
+    from serve_app.app import serve_config_args
+
+    paths = client.get("/openapi.json").json()["paths"]
+    for name, spec in serve_config_args().graphs.items():
+        operation = paths[f"/v1/graphs/{name}"]["post"]
+        schema = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert set(schema["properties"]) == set(spec.input)
+        assert {"409", "422", "504"} <= set(operation["responses"])
+    recommend = paths["/v1/graphs/recommend"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert recommend["required"] == ["user_id"] and recommend["properties"]["k"]["maximum"] == 100

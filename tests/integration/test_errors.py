@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from serve_app.artifacts.shapes import shape_png
+from serve_app.common.shapes import shape_png
 
 PNG = shape_png("circle", 5)
 

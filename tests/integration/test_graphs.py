@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, draw_shape, encode, shape_png
-from serve_app.ranking_metrics import ndcg_at_k
+from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode, shape_png
+from serve_app.artifacts.ranking_metrics import ndcg_at_k
 
 import numpy as np
 

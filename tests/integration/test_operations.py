@@ -5,7 +5,7 @@ import uuid
 
 import yaml
 
-from serve_app.artifacts.shapes import shape_png
+from serve_app.common.shapes import shape_png
 from serve_app.local_cluster import APP_NAME, serve_cli
 from tests.integration.replica_logs import log_lines_with
 
@@ -41,6 +41,25 @@ def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, pl
     assert all(record["request_id"] == request_id for records in lines.values() for record in records)
     graph_lines = [r for r in lines["Ingress"] if r.get("graph") == "caption"]
     assert graph_lines and graph_lines[0]["result"] == "SUCCESS"
+    # Each model replica's lines name its model and version (a content hash of the artifact).
+    versions = {deployment: {record.get("model_version") for record in records} for deployment, records in lines.items()}
+    assert versions["LLMServer"] == {f"tiny-llama:{model_version(client, 'tiny-llama')}"}
+    assert len(versions["VisionClassifier"]) == 1 and versions["VisionClassifier"].pop().startswith("vision:")
+
+
+def model_version(client, model: str) -> str:
+    (card,) = [card for card in client.get("/v1/models").json()["data"] if card["id"] == model]
+    return card["version"]
+
+
+def test_one_readiness_rule_for_every_protocol(client):
+    """/health/ready, /health, /v2/health/ready and each model's V2 readiness agree, on every deployment."""
+    assert client.get("/health").json() == client.get("/health/ready").json()
+    assert client.get("/v2/health/ready").status_code == 200
+    for model in ("vision", "ranker", "classify", "caption", "all-minilm-l6-v2"):
+        assert client.get(f"/v2/models/{model}/ready").status_code == 200
+    versions = client.get("/v2/models/vision").json()["versions"]
+    assert len(versions) == 1 and len(versions[0]) == 12
 
 
 def test_request_id_is_generated_when_absent(client):

@@ -7,8 +7,8 @@ from benchmarks.triton_reference import running_triton
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, draw_shape, encode
-from serve_app.errors import ModelUnavailable
+from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
+from serve_app.common.errors import ModelUnavailable
 
 
 @pytest.mark.slow

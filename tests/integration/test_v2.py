@@ -10,7 +10,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from serve_app.artifacts import ArtifactLayout
-from serve_app.artifacts.shapes import SHAPE_LABELS, shape_png
+from serve_app.common.shapes import SHAPE_LABELS, shape_png
 
 IMAGES = np.array([shape_png(label, seed) for seed in (2000, 2001) for label in SHAPE_LABELS], dtype=object)
 EXPECTED = [label for _ in (2000, 2001) for label in SHAPE_LABELS]
@@ -150,7 +150,7 @@ def test_wrong_byte_size_is_400_with_a_v2_error(platform):
 def test_unknown_model_is_404(triton_client, client):
     assert not triton_client.is_model_ready("resnet")
     assert client.get("/v2/models/resnet/ready").json() == {"error": "unknown model 'resnet'; the models are "
-                                                          "['caption', 'classify', 'preprocess', 'ranker', 'recommend', "
+                                                          "['all-minilm-l6-v2', 'caption', 'classify', 'preprocess', 'ranker', 'recommend', "
                                                           "'recommend_explain', 'review_analysis', 'vision']"}
     for call in (lambda: triton_client.get_model_metadata("resnet"),
                  lambda: triton_client.infer("resnet", [tensor("IMAGE", IMAGES)])):

@@ -1,0 +1,36 @@
+"""Process settings from environment variables; per-environment knobs live in serve_config.yaml."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OnlineStore = Literal["sqlite", "redis"]
+
+
+class PlatformSettings(BaseSettings):
+    """Where artifacts live and how the platform reaches its services."""
+
+    model_config = SettingsConfigDict(env_prefix="PLATFORM_")
+
+    artifacts_dir: Path = REPO_ROOT / ".data" / "artifacts"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Feast online store FeatureLookup reads and `make materialize` fills.
+    online_store: OnlineStore = "sqlite"
+    # Browser origins allowed to call the HTTP API (S1 §1: CORS for web front ends); none by default.
+    cors_origins: list[str] = []
+
+
+class LLMSettings(BaseSettings):
+    """S1's LLM limits, read from environment variables of the same names (S1 §5). A deployment's
+    user_config may override any of them live: init arguments win over the environment."""
+
+    max_concurrent_inference: int = Field(default=64, ge=1)
+    inference_timeout_sec: float = Field(default=60.0, gt=0)
+    llm_input_max_length: int = Field(default=2048, ge=1)
+    # When set, a failed generation answers 200 with this text instead of an error (S1 §4).
+    llm_fallback_response: str | None = None
+    # A request counts toward goodput when its first token came within this SLA [S2].
+    llm_ttft_sla_sec: float = Field(default=2.0, gt=0)

@@ -1,0 +1,226 @@
+"""Graph policies on the real platform with injected faults (FaultInjector deployments from a test
+config): breaker + fallback, retries with backoff, timeouts, shadows, switch, splitter, ensemble."""
+
+import asyncio
+import threading
+import time
+
+import httpx
+import pytest
+from ray import serve
+
+from serve_app.local_cluster import APP_NAME, reconfigured
+
+OK = {"kind": "model", "deployment": "ok", "args": ["$input"]}
+RULE = {"kind": "function", "function": "constant", "args": [{"answer": "rule"}]}
+FAULTS = {"ok": {}, "ok_b": {}, "flaky": {"error_rate": 1.0}, "slow": {"latency_s": 0.5}, "hung": {"hang": True},
+          "oomy": {"oom_above_batch": 2}}
+INJECTORS = {name: {"import_path": "deployments.fault_injector:FaultInjector", "init_args": faults}
+             for name, faults in FAULTS.items()}
+GRAPHS = {
+    "guarded": {"root": "primary", "nodes": {
+        "primary": {"kind": "model", "deployment": "flaky", "args": ["$input"], "fallback": "rule",
+                    "breaker": {"failures": 3, "window_s": 60, "open_s": 2}},
+        "rule": RULE}},
+    "retried": {"root": "primary", "nodes": {
+        "primary": {"kind": "model", "deployment": "flaky", "args": ["$input"],
+                    "retry": {"attempts": 3, "backoff_s": 0.2, "max_backoff_s": 1, "jitter": 0}}}},
+    "hanging": {"root": "primary", "nodes": {"primary": {"kind": "model", "deployment": "hung", "args": ["$input"], "timeout_s": 0.3}}},
+    "abandoned": {"root": "primary", "nodes": {"primary": {"kind": "model", "deployment": "hung", "args": ["$input"]}}},
+    "fast": {"root": "primary", "nodes": {"primary": OK}},
+    "shadowed": {"root": "primary", "nodes": {
+        "primary": {**OK, "shadow": {"node": "candidate", "compare": "x"}},
+        "candidate": {"kind": "model", "deployment": "slow", "args": ["$input"]}}},
+    "shadow_failing": {"root": "primary", "nodes": {
+        "primary": {**OK, "shadow": {"node": "candidate", "compare": "x"}},
+        "candidate": {"kind": "model", "deployment": "flaky", "args": ["$input"]}}},
+    "routed": {"root": "switch", "nodes": {
+        "switch": {"kind": "switch", "on": "$input.tier", "cases": {"gold": "a"}, "default": "b"},
+        "a": OK, "b": {"kind": "model", "deployment": "ok_b", "args": ["$input"]}}},
+    "split": {"root": "split", "nodes": {
+        "split": {"kind": "splitter", "routes": {"a": 0.8, "b": 0.2}},
+        "a": OK, "b": {"kind": "model", "deployment": "ok_b", "args": ["$input"]}}},
+    "deadlined": {"root": "both", "timeout_s": 0.3, "nodes": {
+        "both": {"kind": "sequence", "steps": ["s1", "after"]},
+        "s1": {"kind": "model", "deployment": "slow", "args": ["$input"]}, "after": OK}},
+    "batched": {"root": "primary", "nodes": {
+        "primary": {"kind": "model", "deployment": "oomy", "method": "batched", "args": ["$input"]}}},
+    "fanout": {"root": "both", "nodes": {
+        "both": {"kind": "ensemble", "branches": ["s1", "s2"]},
+        "s1": {"kind": "model", "deployment": "slow", "args": ["$input"]}, "s2": {"kind": "model", "deployment": "slow", "args": ["$input"]}}},
+}
+
+
+@pytest.fixture(scope="module")
+def graphs(platform):
+    # flaky's faults also come from its user_config, so a test can heal it live, without restarting anything.
+    with reconfigured(platform, {"flaky": {"user_config": FAULTS["flaky"]}},
+                      args={"models": INJECTORS, "graphs": GRAPHS}) as config, \
+            httpx.Client(base_url=platform.base_url, timeout=30) as http:
+        yield http, config
+
+
+@pytest.fixture(scope="module")
+def calls(graphs):
+    """`calls(name)`: how many calls reached the FaultInjector deployment `name`; `calls(name, method)`
+    asks it another question (`batch_sizes`)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def ask(name: str, method: str) -> int:
+        return await getattr(serve.get_deployment_handle(name, APP_NAME), method).remote()
+
+    yield lambda name, method="calls": asyncio.run_coroutine_threadsafe(ask(name, method), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+
+
+def _stats(http, graph: str) -> dict:
+    return http.get(f"/v1/graphs/{graph}/stats").json()["nodes"]
+
+
+def test_breaker_opens_under_failures_and_the_fallback_answers(graphs, calls):
+    http, _ = graphs
+    before = calls("flaky")
+    answers = [http.post("/v1/graphs/guarded", json={"x": i}) for i in range(10)]
+    assert [a.status_code for a in answers] == [200] * 10
+    assert all(a.json() == {"answer": "rule"} for a in answers)
+    # Three failures open the breaker: the other seven never reach the failing deployment.
+    assert calls("flaky") - before == 3
+    stats = _stats(http, "guarded")
+    assert stats["primary"]["breaker"] == "open" and stats["primary"]["fallbacks"] == 10
+
+
+def test_breaker_closes_after_recovery(graphs, calls, platform):
+    http, config = graphs
+    with reconfigured(platform, {"flaky": {"user_config": {"error_rate": 0.0}}}, base=config):
+        time.sleep(2)  # open_s: the next call is the half-open probe
+        probe = http.post("/v1/graphs/guarded", json={"x": 1})
+        assert probe.json() == {"x": 1, "served_by": "flaky"}
+        assert _stats(http, "guarded")["primary"]["breaker"] == "closed"
+
+
+def test_retries_stop_at_the_limit_with_backoff(graphs, calls):
+    http, _ = graphs
+    before = calls("flaky")
+    started = time.perf_counter()
+    response = http.post("/v1/graphs/retried", json={"x": 1})
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 503 and response.json()["title"] == "injected_fault"
+    assert calls("flaky") - before == 3
+    assert elapsed >= 0.2 + 0.4  # backoff 0.2 s, then 0.4 s
+    assert _stats(http, "retried")["primary"]["retries"] >= 2
+
+
+def test_a_deadline_cuts_the_retries_short(graphs, calls):
+    """X-Request-Timeout 0.5 s: the first backoff (0.2 s) fits, the second (0.4 s) would end past it."""
+    http, _ = graphs
+    before = calls("flaky")
+    started = time.perf_counter()
+    response = http.post("/v1/graphs/retried", json={"x": 1}, headers={"X-Request-Timeout": "0.5"})
+    assert response.status_code == 503 and response.json()["title"] == "injected_fault"
+    assert calls("flaky") - before == 2
+    assert time.perf_counter() - started < 0.5
+
+
+def test_the_graph_deadline_cuts_a_slow_node_and_the_client_may_shorten_it(graphs):
+    http, _ = graphs
+    for headers, limit in (({}, 0.3), ({"X-Request-Timeout": "0.1"}, 0.1)):
+        started = time.perf_counter()
+        response = http.post("/v1/graphs/deadlined", json={"x": 1}, headers=headers)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 504 and response.json()["title"] == "deadline_exceeded"
+        assert limit <= elapsed < limit + 0.15  # the slow node takes 0.5 s
+    # A longer client timeout never extends the graph's own.
+    assert http.post("/v1/graphs/deadlined", json={"x": 1}, headers={"X-Request-Timeout": "5"}).status_code == 504
+
+
+def test_a_hung_node_times_out_without_blocking_others(graphs):
+    http, _ = graphs
+
+    async def both():
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as client:
+            started = time.perf_counter()
+            hung = asyncio.create_task(client.post("/v1/graphs/hanging", json={"x": 1}))
+            await asyncio.sleep(0.05)
+            fast = await client.post("/v1/graphs/fast", json={"x": 2})
+            fast_s = time.perf_counter() - started
+            return await hung, time.perf_counter() - started, fast, fast_s
+
+    hung, hung_s, fast, fast_s = asyncio.run(both())
+    assert hung.status_code == 504 and hung.json()["title"] == "node_timeout"
+    assert 0.3 <= hung_s < 2
+    assert fast.status_code == 200 and fast_s < 0.3  # answered while the other one hung
+
+
+def test_a_client_that_goes_away_cancels_the_call_inside_the_deployment(graphs, calls):
+    """`abandoned` has no timeout: only the client's leaving can end its call to the hung node."""
+    http, _ = graphs
+    before = calls("hung", "cancelled")
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/v1/graphs/abandoned", json={"x": 1}, timeout=0.5)
+    deadline = time.monotonic() + 10
+    while calls("hung", "cancelled") == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert calls("hung", "cancelled") == before + 1
+
+
+@pytest.mark.parametrize("graph, outcome", [("shadowed", "shadow_agree"), ("shadow_failing", "shadow_error")])
+def test_a_slow_or_failing_shadow_never_changes_or_delays_the_answer(graphs, calls, graph, outcome):
+    http, _ = graphs
+    latencies = []
+    for i in range(5):
+        started = time.perf_counter()
+        response = http.post(f"/v1/graphs/{graph}", json={"x": i})
+        latencies.append(time.perf_counter() - started)
+        assert response.status_code == 200 and response.json() == {"x": i, "served_by": "ok"}
+    assert max(latencies) < 0.4  # the slow shadow takes 0.5 s
+    deadline = time.monotonic() + 5
+    while _stats(http, graph)["primary"].get(outcome, 0) < 5 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _stats(http, graph)["primary"][outcome] == 5
+
+
+def test_a_batch_that_runs_out_of_memory_is_retried_in_smaller_batches(graphs, calls):
+    """oomy's batches of more than 2 raise MemoryError; every request still answers, from halves."""
+    http, _ = graphs
+
+    async def together():
+        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as client:
+            return await asyncio.gather(*(client.post("/v1/graphs/batched", json={"i": i}) for i in range(12)))
+
+    answers = asyncio.run(together())
+    assert [a.status_code for a in answers] == [200] * 12
+    assert [a.json()["i"] for a in answers] == list(range(12))
+    sizes = calls("oomy", "batch_sizes")
+    assert max(sizes) > 2  # at least one batch ran out of memory and was split
+    assert sum(size for size in sizes if size <= 2) == 12  # every request answered from a batch that fit
+
+
+def test_switch_routes_on_a_field_of_the_input(graphs):
+    http, _ = graphs
+    assert http.post("/v1/graphs/routed", json={"tier": "gold"}).json()["served_by"] == "ok"
+    assert http.post("/v1/graphs/routed", json={"tier": "basic"}).json()["served_by"] == "ok_b"
+    missing = http.post("/v1/graphs/routed", json={})
+    assert missing.status_code == 422 and "$input.tier" in missing.json()["detail"]
+
+
+def test_splitter_follows_the_weights_within_tolerance(graphs):
+    http, _ = graphs
+    served = [http.post("/v1/graphs/split", json={"i": i}).json()["served_by"] for i in range(200)]
+    share = served.count("ok") / len(served)
+    assert 0.7 <= share <= 0.9  # 0.8 configured; 200 draws give a standard deviation of about 0.03
+
+
+def test_ensemble_runs_branches_concurrently(graphs):
+    http, _ = graphs
+    started = time.perf_counter()
+    answer = http.post("/v1/graphs/fanout", json={"x": 1}).json()
+    assert set(answer) == {"s1", "s2"}
+    assert time.perf_counter() - started < 0.9  # two 0.5 s branches at once, not one after the other
+
+
+def test_unknown_graph_is_404(graphs):
+    http, _ = graphs
+    assert http.post("/v1/graphs/nope", json={}).status_code == 404
