@@ -15,7 +15,7 @@ from ray import serve
 
 from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV, engine_error, sampling_params
 from serve_app.common.admission import AdmissionGate, AdmissionPolicy
-from serve_app.common.errors import InvalidRequest
+from serve_app.common.errors import InvalidRequest, status_of
 from serve_app.common.generation import (Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage,
                                          caption_prompt)
 from serve_app.common.llm_observability import GenerationTimer, LLMMetrics
@@ -130,7 +130,7 @@ class LLMServer:
             result = "TIMEOUT"
             raise engine_error(TimeoutError(), self.limits.inference_timeout_sec) from None
         except Exception as error:
-            result = "REJECTED" if getattr(error, "status", 500) < 500 else "FAILED"
+            result = "REJECTED" if status_of(error) < 500 else "FAILED"
             raise engine_error(error, self.limits.inference_timeout_sec) from error
         finally:
             self._metrics.record(timer, len(prompt_ids), result, request.text())

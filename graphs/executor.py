@@ -13,7 +13,8 @@ from ray.serve.handle import DeploymentHandle
 from graphs.functions import FUNCTIONS
 from graphs.graph_metrics import GraphMetrics
 from graphs.spec import INPUT, EnsembleNode, FunctionNode, GraphSpec, ModelNode, SequenceNode, SwitchNode
-from serve_app.common.errors import CircuitOpen, DeadlineExceeded, NodeTimeout, PlatformError, ValidationFailed
+from serve_app.common.errors import (CircuitOpen, DeadlineExceeded, NodeTimeout, PlatformError, ValidationFailed,
+                                     status_of)
 from serve_app.common.resilience import CircuitBreaker, call_with_retries
 
 logger = logging.getLogger("ray.serve")
@@ -92,7 +93,7 @@ class GraphExecutor:
                 breaker.record_success()
         except Exception as error:
             # A passed deadline or an open circuit says nothing of the node's own health.
-            counts = not isinstance(error, CircuitOpen | DeadlineExceeded) and getattr(error, "status", 500) >= 500
+            counts = not isinstance(error, CircuitOpen | DeadlineExceeded) and status_of(error) >= 500
             if breaker and counts:
                 breaker.record_failure()
             if node.fallback is None:

@@ -2,6 +2,7 @@
 body checked against the declared input, the deadline, S2's duplicate-work rule, the completion log
 line and the graph-level metrics. Protocol adapters translate to and from it; none re-implements a rule."""
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from graphs.graph_metrics import GraphMetrics
 from graphs.input_schema import input_model
 from graphs.spec import INPUT, GraphSpec
 from serve_app.common.analysis_lock import AnalysisLock
-from serve_app.common.errors import PlatformError, UnknownGraph, ValidationFailed
+from serve_app.common.errors import UnknownGraph, ValidationFailed, status_of
 
 logger = logging.getLogger("ray.serve")
 
@@ -22,7 +23,9 @@ logger = logging.getLogger("ray.serve")
 def _outcome(error: BaseException | None) -> str:
     if error is None:
         return "SUCCESS"
-    return "REJECTED" if isinstance(error, PlatformError) and error.status < 500 else "FAILED"
+    if isinstance(error, asyncio.CancelledError):  # the caller went away
+        return "CANCELLED"
+    return "REJECTED" if status_of(error) < 500 else "FAILED"
 
 
 class GraphRunner:

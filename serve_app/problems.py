@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from ray.serve.context import _get_serve_request_context
 
 from serve_app.common.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
-                              ValidationFailed)
+                                     ValidationFailed, as_platform_error)
 
 logger = logging.getLogger("ray.serve")
 # Routes tagged so answer 400 to an invalid body, as OpenAI's API does; its clients expect that status.
@@ -47,6 +47,7 @@ def problem_response(error: PlatformError, errors: list[dict] | None = None) -> 
 
 
 async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
+    error = as_platform_error(error)
     logger.info("request failed", extra={"problem": error.title, "detail": error.detail})
     return problem_response(error, errors=getattr(error, "errors", None))
 

@@ -166,7 +166,9 @@ def is_retryable(error: BaseException) -> bool:
 def as_platform_error(error: BaseException, otherwise: PlatformError | None = None) -> PlatformError:
     """What a client may learn of `error`: a platform error as it is, out of memory, overload, a replica
     gone; anything else is `otherwise`, or a logged, generic internal error."""
-    for cause in _with_cause(error):
+    # The cause first: Ray's wrapper of a deployment's error is an instance of its class, but it
+    # reads class attributes, not the instance's own (a status set in __init__).
+    for cause in reversed(_with_cause(error)):
         if isinstance(cause, PlatformError):
             return cause
     if is_oom(error):
@@ -179,3 +181,8 @@ def as_platform_error(error: BaseException, otherwise: PlatformError | None = No
         return otherwise
     logger.error("unexpected error", exc_info=error)
     return PlatformError()
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status `error` answers with; 500 for anything not a platform error."""
+    return as_platform_error(error, otherwise=PlatformError()).status

@@ -76,6 +76,6 @@ class _ModelVersionTag(logging.Filter):
 
 
 def tag_logs(metadata: ModelMetadata) -> None:
-    """Every line this replica writes through Serve's log handlers names the model and its version."""
-    for handler in logging.getLogger("ray.serve").handlers:
-        handler.addFilter(_ModelVersionTag(metadata.name, metadata.versions[0]))
+    """Every line this replica writes through Serve's logger names the model and its version. A filter
+    on the logger, not its handlers: Serve replaces the handlers when its logging config changes."""
+    logging.getLogger("ray.serve").addFilter(_ModelVersionTag(metadata.name, metadata.versions[0]))

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from serve_app.common.errors import PlatformError
+from serve_app.common.errors import PlatformError, as_platform_error
 from serve_app.common.model_metadata import ModelMetadata
 from serve_app.readiness import readiness
 from serve_app.v2 import codec
@@ -35,6 +35,7 @@ class V2Route(APIRoute):
             try:
                 return await handler(request)
             except PlatformError as error:
+                error = as_platform_error(error)
                 logger.info("v2 request failed", extra={"problem": error.title, "detail": error.detail})
                 return _error(error.status, error.detail)
             except Exception:
