@@ -137,7 +137,7 @@ class TensorField(TensorMetadata):
     an input without it gives every row the same value. No field: each row's whole body or answer as
     one JSON document (BYTES)."""
 
-    field: str | None = Field(default=None, exclude=True)
+    field: str | None = None
 
     @model_validator(mode="after")
     def _known(self) -> "TensorField":

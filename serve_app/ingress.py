@@ -55,8 +55,7 @@ class Ingress:
 
     def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments):
         self.runner = GraphRunner(graphs, models, PlatformSettings().redis_url)
-        # The routers reach the runner, the models and the LLM service through request.app.
-        app.state.runner = self.runner
+        # The routers reach the models and the LLM service through request.app.
         app.state.models = ModelRepository(models, self.runner)
         app.state.llm = LLMService(models[llm.generator], models[llm.embedder])
         document_graphs(app, self.runner)

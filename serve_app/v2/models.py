@@ -111,6 +111,7 @@ class ModelRepository:
         self.handles, self.runner = handles, runner
         self._models: dict[str, V2Model] = {}  # by model name, from the deployments described so far
         self._described: set[str] = set()  # deployments that answered describe()
+        self._graphs: dict[str, V2Model] = {}
 
     async def find(self, name: str) -> V2Model:
         """The named model; UnknownModel for a name the platform does not serve."""
@@ -119,7 +120,9 @@ class ModelRepository:
         if name in self._models:
             return self._models[name]
         if name in self.runner.specs:
-            return self._graph_model(name)
+            if name not in self._graphs:
+                self._graphs[name] = self._graph_model(name)
+            return self._graphs[name]
         silent = sorted(set(self.handles) - self._described)
         if silent:
             raise ModelUnavailable(f"no model {name!r} yet: {', '.join(silent)} did not describe their models")
