@@ -44,13 +44,14 @@ triton-setup: .venv-triton/.installed
 	.venv-triton/bin/pip install -q nvidia-pytriton==0.7.0 "numpy<2" onnxruntime==1.31.1 nvidia-dali-cuda120==2.4.0
 	touch $@
 
-# A local redis-server (Debian package) unless one already answers on $(REDIS_PORT).
+# A local redis-server (Debian package) unless one already answers on $(REDIS_PORT); append-only, so queued
+# jobs survive a restart of Redis.
 redis:
 	@if redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1; then echo "redis: reachable on $(REDIS_PORT)"; else \
 	  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; \
 	  mkdir -p $(DATA)/redis; \
 	  redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) --bind 127.0.0.1 \
-	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --daemonize yes; \
+	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --appendonly yes --daemonize yes; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  redis-cli -p $(REDIS_PORT) ping; fi
 

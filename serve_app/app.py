@@ -12,6 +12,7 @@ from graphs.registry import check_graphs
 from graphs.spec import GraphSpec
 from serve_app.common.settings import REPO_ROOT, PlatformSettings
 from serve_app.ingress import Ingress, LLMDeployments
+from serve_app.jobs.consumer import JobConsumer
 
 # A string constructor argument that starts so is a path below the builder's artifacts_dir.
 ARTIFACTS_REF = "$artifacts/"
@@ -74,4 +75,4 @@ def build_app(args: PlatformArgs) -> Application:
     check_graphs(args.graphs, {name: deployment.func_or_class for name, deployment in deployments.items()})
     bound = {name: deployment.bind(**_expand(args.models[name].init_args, args.artifacts_dir))
              for name, deployment in deployments.items()}
-    return Ingress.bind(bound, args.graphs, args.llm)
+    return Ingress.bind(bound, args.graphs, args.llm, JobConsumer.bind())

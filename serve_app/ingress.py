@@ -1,5 +1,6 @@
 """The HTTP ingress: one FastAPI app in front of every graph, model and LLM API."""
 
+import asyncio
 from typing import Any
 
 from fastapi import Body, FastAPI, Header
@@ -14,6 +15,12 @@ from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
 from serve_app.graph_openapi import document_graphs
 from serve_app.infer_api import router as infer_router
+from serve_app.jobs.model import JobOutcome
+from serve_app.jobs.prefer import RespondAsync
+from serve_app.jobs.replay import replay
+from serve_app.jobs.router import router as jobs_router
+from serve_app.jobs.service import JobService
+from serve_app.jobs.settings import JobSettings
 from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
@@ -24,9 +31,10 @@ from serve_app.v2.router import router as v2_router
 
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
+app.add_middleware(RespondAsync)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
-for router in (v2_router, openai_router, infer_router):
+for router in (v2_router, openai_router, infer_router, jobs_router):
     app.include_router(router)
 
 
@@ -45,6 +53,8 @@ class IngressConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     llm: dict = Field(default_factory=dict)
+    # Overrides of the job settings (serve_app/jobs/settings.py, PLATFORM_JOBS_*) the ingress applies.
+    jobs: dict = Field(default_factory=dict)
     semantic_cache: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
 
 
@@ -53,9 +63,14 @@ class IngressConfig(BaseModel):
 class Ingress:
     """Routes HTTP requests to the graph runner, the V2 model repository and the LLM service."""
 
-    def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments):
-        self.runner = GraphRunner(graphs, models, PlatformSettings().redis_url)
-        # The routers reach the models and the LLM service through request.app.
+    def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments,
+                 job_consumer: DeploymentHandle | None = None):
+        # job_consumer is bound only so it runs with the app: jobs reach it through the broker, not a handle.
+        redis_url = PlatformSettings().redis_url
+        self.runner = GraphRunner(graphs, models, redis_url)
+        # The routers reach the runner, the models, the LLM service and the jobs through request.app.
+        app.state.runner = self.runner
+        app.state.jobs = JobService(redis_url)
         app.state.models = ModelRepository(models, self.runner)
         app.state.llm = LLMService(models[llm.generator], models[llm.embedder])
         document_graphs(app, self.runner)
@@ -64,6 +79,7 @@ class Ingress:
     def reconfigure(self, user_config: dict) -> None:
         config = IngressConfig.model_validate(user_config)
         app.state.llm.configure(LLMSettings(**config.llm), config.semantic_cache)
+        app.state.jobs.configure(JobSettings(**config.jobs))
 
     @app.get("/")
     async def root(self) -> dict:
@@ -90,6 +106,17 @@ class Ingress:
         """Any graph declared in serve_config.yaml; the body is its `$input`. X-Request-Timeout (seconds)
         sets a deadline for the whole run, which every node's timeout is cut to."""
         return await self.runner.run(name, body, timeout_s)
+
+    async def run_job(self, job_id: str) -> JobOutcome:
+        """Run a job (JobConsumer calls this): its request replayed through this app, the answer stored
+        with the job. Cancelling the call cancels the route and the deployment calls under it."""
+        store = app.state.jobs.store
+        job = await asyncio.to_thread(store.get, job_id)
+        if job is None:  # expired while it waited
+            return JobOutcome(http_status=404, title="unknown_job")
+        result = await replay(app, job)
+        await asyncio.to_thread(store.save_result, job_id, result)
+        return JobOutcome.of(result)
 
     @app.get("/v1/graphs/{name}/stats")
     async def graph_stats(self, name: str) -> dict:

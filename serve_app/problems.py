@@ -14,8 +14,9 @@ from serve_app.common.errors import (InvalidRequest, MalformedJson, PlatformErro
                                      ValidationFailed, as_platform_error)
 
 logger = logging.getLogger("ray.serve")
-# Routes tagged so answer 400 to an invalid body, as OpenAI's API does; its clients expect that status.
+# Routes tagged so answer 400 to an invalid body, as OpenAI's API and S0 do; their clients expect it.
 OPENAI_TAG = "openai"
+S0_TAG = "s0"
 
 
 class Problem(BaseModel):
@@ -63,8 +64,10 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
         return problem_response(MalformedJson("request body is not valid JSON"))
     fields = [{"field": ".".join(str(p) for p in issue["loc"][1:]) or "body", "message": issue["msg"]}
               for issue in issues]
-    openai_route = OPENAI_TAG in getattr(request.scope.get("route"), "tags", ())
-    problem = (InvalidRequest if openai_route else ValidationFailed)("request body failed validation")
+    tags = getattr(request.scope.get("route"), "tags", ())
+    if S0_TAG in tags:  # S0: 400 with title validation_failed
+        return _problem(400, ValidationFailed.title, "request body failed validation", fields)
+    problem = (InvalidRequest if OPENAI_TAG in tags else ValidationFailed)("request body failed validation")
     return problem_response(problem, errors=fields)
 
 

@@ -1,6 +1,7 @@
 """One real Ray cluster and one platform for the whole session, deployed the way users deploy it:
 `serve deploy serve_config.yaml` against the cluster's dashboard."""
 
+import os
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,15 @@ def artifacts_dir() -> Path:
     return PlatformSettings().artifacts_dir
 
 
+# The test platform's job knobs, inherited by every Ray worker: a job's redelivery after its consumer died
+# comes after max_timeout_s + redelivery_margin_s (here 35 s, not the default 6 minutes).
+JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5",
+           "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
+
+
 @pytest.fixture(scope="session")
 def platform() -> LocalPlatform:
+    os.environ.update(JOB_ENV)
     with local_platform() as running:
         yield running
 

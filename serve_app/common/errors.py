@@ -137,6 +137,26 @@ class UnknownGraph(PlatformError):
     status, title = 404, "unknown_graph"
 
 
+class UnknownJob(PlatformError):
+    """No job has this id, or its state expired."""
+
+    status, title = 404, "unknown_job"
+
+
+class QueueFull(PlatformError):
+    """S0's first stage: the job queue holds its maximum; come back after Retry-After."""
+
+    status, title = 429, "queue_full"
+    default_detail = "the job queue is full"
+
+
+class JobStoreUnavailable(PlatformError):
+    """Redis, which holds the job queue and every job's state, cannot answer."""
+
+    status, title = 503, "job_store_unavailable"
+    default_detail = "the job store (Redis) is unavailable; retry shortly"
+
+
 # asyncio.TimeoutError is TimeoutError; RayActorError covers ActorUnavailableError (a replica restarting).
 _TRANSIENT = (TimeoutError, NodeTimeout, ConcurrencyLimitReached, RayActorError, BackPressureError, ConnectionError)
 

@@ -1,0 +1,28 @@
+"""The JobConsumer's autoscaling: Ray's queue-length policy, with the jobs consumers hold counted too."""
+
+import asyncio
+
+import redis
+from ray.serve.async_inference_autoscaling_policy import AsyncInferenceAutoscalingPolicy
+
+# Where Celery's Redis transport keeps messages taken but not yet acknowledged (acks late: running jobs).
+UNACKED_KEY = "unacked"
+
+
+class JobQueueAutoscalingPolicy(AsyncInferenceAutoscalingPolicy):
+    """Ray's policy counts waiting messages and Serve requests. A running job is neither: its message is
+    held unacknowledged and the consumer serves no Serve request, so with the queue drained the policy
+    would scale busy consumers away (to zero), and a job whose consumer died would wait for its
+    redelivery with no consumer left to redeliver it. Held messages count as work here."""
+
+    def __init__(self, broker_url: str, queue_name: str, **options):
+        super().__init__(broker_url, queue_name, **options)
+        self._redis = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def _poll_once(self) -> None:
+        self._queue_length = 0  # a failed poll must not count the held jobs twice
+        await super()._poll_once()
+        try:
+            self._queue_length += await asyncio.to_thread(self._redis.hlen, UNACKED_KEY)
+        except redis.RedisError:
+            pass  # the base policy has logged the broker's absence already

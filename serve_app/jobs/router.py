@@ -1,0 +1,142 @@
+"""Job routes: S0's `/v1/inference`, any declared graph as a job (`/v1/jobs/{graph}`), one status route
+family for every job (read, long-poll, cancel), and the dead letters an operator can requeue."""
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from serve_app.common.errors import UnknownModel, ValidationFailed
+from serve_app.common.generation import MaxTokens, Temperature, TopP
+from serve_app.jobs.model import JobRequest, JobView, Tier, normalize_id
+from serve_app.jobs.service import JobService, Refused
+from serve_app.problems import S0_TAG, current_request_id
+
+router = APIRouter(tags=["jobs"])
+JobId = Annotated[str, Path(max_length=128)]
+Priority = Annotated[Tier, Header(alias="X-Priority")]
+Timeout = Annotated[float | None, Header(alias="X-Request-Timeout", gt=0)]
+# The longest a GET may hold the connection waiting for a terminal status.
+MAX_WAIT_S = 60
+
+
+class InferenceSubmission(BaseModel):
+    """S0's body: a prompt for a model, and the client's own id for the request if it has one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=16384)
+    model: str = Field(min_length=1)
+    clientRequestId: str | None = None
+    max_tokens: MaxTokens | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    seed: int | None = None
+    ignore_eos: bool = False  # vLLM's extension, as on /v1/completions
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, prompt: str) -> str:
+        if not prompt.strip():
+            raise ValueError("prompt must contain text, not only whitespace")
+        return prompt
+
+
+class DeadLetterView(BaseModel):
+    requestId: str
+    error: str
+
+
+def jobs(request: Request) -> JobService:
+    return request.app.state.jobs
+
+
+def job_id(sent: str | None, client_id: str | None = None) -> str:
+    """S0's id: the body's clientRequestId when it names one, else X-Request-Id (the client's; Serve sets
+    one on every request that comes without, so a UUID then)."""
+    for candidate, source in ((client_id, "clientRequestId"), (sent, "X-Request-Id")):
+        if candidate is not None:
+            normalized = normalize_id(candidate)
+            if normalized is None:
+                raise ValidationFailed("request body failed validation", errors=[
+                    {"field": source, "message": "must be 1-128 letters, digits or . _ : -"}])
+            return normalized
+    return current_request_id()
+
+
+def accepted(view: JobView, created: bool, location: str) -> JSONResponse:
+    """202 with the job and where to read it; an id already taken answers its existing job. (Serve itself
+    sets X-Request-Id: the job's id when the client sent it, its own id when the body named the job.)"""
+    headers = {"Location": location}
+    if not created:
+        headers["X-Job-Existing"] = "true"
+    return JSONResponse(view.model_dump(), status_code=202, headers=headers)
+
+
+def refused(error: Refused) -> JSONResponse:
+    """S0's queue-full answer: 429 at once, the REJECTED job as the body, when to come back."""
+    return JSONResponse(error.view.model_dump(), status_code=429, headers={"Retry-After": "1"})
+
+
+async def submit(request: Request, kind: str, job_request: JobRequest, location: str, **options) -> JSONResponse:
+    try:
+        job, created = await jobs(request).submit(kind, job_request, **options)
+    except Refused as error:
+        return refused(error)
+    return accepted(JobView.of(job, None), created, f"{location}/{job.id}")
+
+
+@router.post("/v1/inference", status_code=202, response_model=JobView, tags=[S0_TAG])
+async def submit_inference(body: InferenceSubmission, request: Request, tier: Priority = "normal",
+                           timeout_s: Timeout = None,
+                           sent_id: Annotated[str | None, Header(alias="X-Request-Id")] = None) -> JSONResponse:
+    """S0: queue a completion of `prompt` by `model`; 202 at once, 429 when the queue is full."""
+    generator, _ = await request.app.state.llm.describe()
+    if body.model != generator.name:
+        raise UnknownModel(f"the model `{body.model}` does not exist; GET /v1/models lists what is served")
+    completion = body.model_dump(exclude={"clientRequestId"}, exclude_none=True)
+    job_request = JobRequest.of("/v1/completions", json.dumps(completion).encode(), {"content-type": "application/json"})
+    return await submit(request, "inference", job_request, "/v1/inference", job_id=job_id(sent_id, body.clientRequestId),
+                        tier=tier, timeout_s=timeout_s, model=body.model)
+
+
+@router.post("/v1/jobs/dead-letters/{job_id}/requeue", response_model=JobView)
+async def requeue_dead_letter(job_id: JobId, request: Request) -> JobView:
+    """A job that failed after every retry, queued again."""
+    return await jobs(request).requeue(job_id)
+
+
+@router.get("/v1/jobs/dead-letters", response_model=list[DeadLetterView])
+async def list_dead_letters(request: Request) -> list[DeadLetterView]:
+    """Jobs that failed after every retry, oldest first, with their last error."""
+    return [DeadLetterView(requestId=letter.job_id, error=letter.error) for letter in await jobs(request).dead_letters()]
+
+
+@router.post("/v1/jobs/{graph}", status_code=202, response_model=JobView)
+async def submit_graph(graph: str, body: dict, request: Request, tier: Priority = "normal", timeout_s: Timeout = None,
+                       sent_id: Annotated[str | None, Header(alias="X-Request-Id")] = None) -> JSONResponse:
+    """Any declared graph as a job; the body is checked against the graph's input before it is queued."""
+    request.app.state.runner.parse(graph, body)
+    job_request = JobRequest.of(f"/v1/graphs/{graph}", json.dumps(body).encode(), dict(request.headers))
+    return await submit(request, "graph", job_request, "/v1/jobs", job_id=job_id(sent_id), tier=tier,
+                        timeout_s=timeout_s)
+
+
+@router.get("/v1/inference/{job_id}", response_model=JobView, tags=[S0_TAG])
+@router.get("/v1/jobs/{job_id}", response_model=JobView)
+async def read_job(job_id: JobId, request: Request,
+                   wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for an end")] = 0
+                   ) -> JobView:
+    """The job's status, error, result and timestamps; `?wait=` holds until it ends or the wait is over."""
+    return await jobs(request).view(job_id, wait)
+
+
+@router.delete("/v1/inference/{job_id}", response_model=JobView, tags=[S0_TAG])
+@router.delete("/v1/jobs/{job_id}", response_model=JobView)
+async def cancel_job(job_id: JobId, request: Request, response: Response) -> JobView:
+    """Cancel: a queued job never runs; a running one is cancelled inside its deployment (202 until it ends)."""
+    view = await jobs(request).cancel(job_id)
+    response.status_code = 202 if view.status == "RUNNING" else 200
+    return view

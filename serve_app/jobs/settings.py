@@ -1,0 +1,67 @@
+"""Job knobs from environment variables (`PLATFORM_JOBS_*`): the consumer reads them when its module is
+imported (Ray's task consumer takes its queue config at class definition), so they are process settings."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from ray.serve.schema import CeleryAdapterConfig, TaskProcessorConfig
+
+from serve_app.common.settings import PlatformSettings
+
+TIERS = ("high", "normal", "low")
+# Celery's Redis transport keeps one list per priority step (0, 3, 6, 9) and pops the lowest number first.
+PRIORITY = {"high": 0, "normal": 3, "low": 6}
+RUN_JOB = "run_job"
+
+
+class JobSettings(BaseSettings):
+    """Queue, limits and timeouts of the job API."""
+
+    model_config = SettingsConfigDict(env_prefix="PLATFORM_JOBS_")
+
+    queue_name: str = "platform-jobs"
+    # Jobs waiting in the queue (all tiers) beyond which a submission is refused at once (429 queue_full).
+    max_queued: int = Field(default=1000, ge=1)
+    # A job's processing limit; a client may ask for less (X-Request-Timeout), never more than max_timeout_s.
+    default_timeout_s: float = Field(default=60, gt=0)
+    max_timeout_s: float = Field(default=300, gt=0)
+    # S0's second stage: a job whose model keeps answering "at capacity" this long ends REJECTED.
+    acquire_timeout_s: float = Field(default=10, ge=0)
+    # Retries of transient failures (a replica gone, a model unavailable), with exponential backoff.
+    max_retries: int = Field(default=3, ge=0)
+    # How long a job's state and result stay readable after it was submitted.
+    ttl_s: float = Field(default=86400, gt=0)
+    # Starvation guard: a normal or low job queued this long is pushed to the front (high) of the queue.
+    starvation_bound_s: float = Field(default=30, gt=0)
+    # A running job's lease: renewed while its consumer lives; a redelivered job whose lease lapsed reruns.
+    lease_s: float = Field(default=5, gt=0)
+    # Added to max_timeout_s for the broker's visibility timeout (below); covers a retry's backoff wait.
+    redelivery_margin_s: float = Field(default=60, gt=0)
+
+    @property
+    def visibility_timeout_s(self) -> float:
+        """How long the broker waits for a taken job's ack before it hands the job to another consumer:
+        longer than any job may run, so only a dead consumer's jobs come back (after this long)."""
+        return self.max_timeout_s + self.redelivery_margin_s
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.queue_name}-dead"
+
+
+def task_processor_config(settings: JobSettings | None = None) -> TaskProcessorConfig:
+    """The Celery queue on the platform's Redis: acks late, requeue on a lost worker, priorities, a
+    dead-letter queue after `max_retries`."""
+    settings = settings or JobSettings()
+    redis_url = PlatformSettings().redis_url
+    adapter = CeleryAdapterConfig(
+        broker_url=redis_url, backend_url=redis_url,
+        # Celery's own list separator and priority steps, which Ray's queue-length autoscaler assumes too.
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        # One job taken at a time per free thread, so a high job is not stuck behind prefetched low ones.
+        app_custom_config={"worker_prefetch_multiplier": 1, "result_expires": int(settings.ttl_s),
+                           "broker_connection_retry_on_startup": True, "worker_hijack_root_logger": False},
+        task_custom_config={"retry_backoff_max": 30})
+    return TaskProcessorConfig(queue_name=settings.queue_name,
+                               adapter="ray.serve.task_processor.CeleryTaskProcessorAdapter",
+                               adapter_config=adapter, max_retries=settings.max_retries,
+                               failed_task_queue_name=settings.dead_letter_queue)

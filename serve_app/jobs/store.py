@@ -1,0 +1,162 @@
+"""Job state in Redis, shared by every replica and surviving their restarts (and Redis's, with AOF).
+
+`job:{id}` holds the Job as JSON with the job's TTL and changes only through one Lua transition, so the
+ingress (cancel) and the consumers (claim, finish) never overwrite each other. `job:{id}:lease` lives
+while a consumer runs the job: a redelivered job whose lease lapsed (its consumer died) may run again,
+one whose lease is alive is a duplicate and is dropped. Synchronous: the consumer runs in Celery's
+threads, and the ingress calls it through `asyncio.to_thread`."""
+
+import functools
+import json
+import time
+import uuid
+
+import redis
+
+from serve_app.common.errors import JobStoreUnavailable
+from serve_app.jobs.model import Job, JobResult, JobStatus
+from serve_app.jobs.settings import JobSettings
+
+# KEYS: job, lease. ARGV: allowed statuses (comma-separated), patch (JSON), "1" for a claim, queued-index
+# prefix. A claim counts an attempt and takes a RUNNING job only when its lease lapsed (a redelivery).
+_TRANSITION = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local job = cjson.decode(raw)
+local allowed = false
+for status in string.gmatch(ARGV[1], '[^,]+') do
+  if job.status == status then allowed = true end
+end
+if not allowed then return false end
+if ARGV[3] == '1' then
+  if job.status == 'RUNNING' then
+    if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+    job.redeliveries = job.redeliveries + 1
+  end
+  job.attempts = job.attempts + 1
+end
+for key, value in pairs(cjson.decode(ARGV[2])) do job[key] = value end
+local encoded = cjson.encode(job)
+redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
+local queued = ARGV[4] .. job.tier
+if job.status == 'QUEUED' then redis.call('ZADD', queued, job.queued_at, job.id)
+else redis.call('ZREM', queued, job.id) end
+return encoded
+"""
+QUEUED_INDEX = "jobs:queued:"
+
+
+def _available(method):
+    """Redis errors become JobStoreUnavailable (503): a job API that cannot reach its store says so."""
+    @functools.wraps(method)
+    def call(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as error:
+            raise JobStoreUnavailable() from error
+    return call
+
+
+class JobStore:
+    def __init__(self, redis_url: str, settings: JobSettings):
+        self.settings = settings
+        # Short timeouts: with Redis down, callers answer 503 quickly instead of hanging.
+        self.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self._transition = self.redis.register_script(_TRANSITION)
+
+    @staticmethod
+    def _key(job_id: str, part: str = "") -> str:
+        return f"job:{job_id}{part}"
+
+    @_available
+    def create(self, job: Job) -> tuple[Job, bool]:
+        """Stores a new job; (the stored job, True), or (the existing one, False) when the id is taken."""
+        ttl_ms = int(self.settings.ttl_s * 1000)
+        if not self.redis.set(self._key(job.id), job.model_dump_json(), nx=True, px=ttl_ms):
+            existing = self.get(job.id)
+            if existing is not None:
+                return existing, False
+            return self.create(job)  # it expired in between
+        if job.status == "QUEUED":
+            self.redis.zadd(QUEUED_INDEX + job.tier, {job.id: job.queued_at})
+        return job, True
+
+    @_available
+    def discard(self, job_id: str) -> None:
+        """Forget a job that was never queued (its message could not be sent)."""
+        self.redis.delete(self._key(job_id))
+        for tier in ("high", "normal", "low"):
+            self.redis.zrem(QUEUED_INDEX + tier, job_id)
+
+    @_available
+    def get(self, job_id: str) -> Job | None:
+        raw = self.redis.get(self._key(job_id))
+        return None if raw is None else Job.model_validate_json(raw)
+
+    def _move(self, job_id: str, allowed: tuple[JobStatus, ...], patch: dict, attempt: bool = False) -> Job | None:
+        encoded = self._transition(keys=[self._key(job_id), self._key(job_id, ":lease")],
+                                   args=[",".join(allowed), json.dumps(patch), "1" if attempt else "0", QUEUED_INDEX])
+        return None if encoded is None else Job.model_validate_json(encoded)
+
+    @_available
+    def claim(self, job_id: str) -> tuple[Job | None, str]:
+        """RUNNING for this consumer, with a fresh lease: (the job, lease token); (None, "") when it is not
+        runnable (finished, cancelled, or running under a live lease: a duplicate delivery)."""
+        job = self._move(job_id, ("QUEUED", "RUNNING"), {"status": "RUNNING", "started_at": time.time()}, attempt=True)
+        if job is None:
+            return None, ""
+        token = uuid.uuid4().hex
+        self.redis.set(self._key(job_id, ":lease"), token, px=int(self.settings.lease_s * 1000))
+        return job, token
+
+    @_available
+    def renew(self, job_id: str, token: str) -> None:
+        self.redis.set(self._key(job_id, ":lease"), token, px=int(self.settings.lease_s * 1000))
+
+    @_available
+    def finish(self, job_id: str, status: JobStatus, error: str | None = None,
+               http_status: int | None = None) -> Job | None:
+        job = self._move(job_id, ("RUNNING",), {"status": status, "error": error, "http_status": http_status,
+                                                "finished_at": time.time()})
+        self.redis.delete(self._key(job_id, ":lease"), self._key(job_id, ":cancel"))
+        return job
+
+    @_available
+    def requeue(self, job_id: str, allowed: tuple[JobStatus, ...] = ("RUNNING",)) -> Job | None:
+        """Back to QUEUED (a retry after a transient failure, or a dead letter an operator requeues)."""
+        job = self._move(job_id, allowed, {"status": "QUEUED", "error": None, "finished_at": None})
+        self.redis.delete(self._key(job_id, ":lease"))
+        return job
+
+    @_available
+    def cancel(self, job_id: str) -> Job | None:
+        """A queued job is CANCELLED at once and never runs; a running one is flagged for its consumer."""
+        job = self._move(job_id, ("QUEUED",), {"status": "CANCELLED", "error": "cancelled", "finished_at": time.time()})
+        if job is not None:
+            return job
+        job = self.get(job_id)
+        if job is not None and job.status == "RUNNING":
+            self.redis.set(self._key(job_id, ":cancel"), 1, px=int(self.settings.ttl_s * 1000))
+        return job
+
+    @_available
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self.redis.exists(self._key(job_id, ":cancel")))
+
+    @_available
+    def save_result(self, job_id: str, result: JobResult) -> None:
+        self.redis.set(self._key(job_id, ":result"), result.model_dump_json(), px=int(self.settings.ttl_s * 1000))
+
+    @_available
+    def result(self, job_id: str) -> JobResult | None:
+        raw = self.redis.get(self._key(job_id, ":result"))
+        return None if raw is None else JobResult.model_validate_json(raw)
+
+    @_available
+    def starving(self, tier: str, older_than: float) -> list[str]:
+        """Ids of `tier` jobs still queued since before `older_than` (a time.time() value)."""
+        return [member.decode() for member in self.redis.zrangebyscore(QUEUED_INDEX + tier, 0, older_than)]
+
+    @_available
+    def forget_starving(self, tier: str, job_id: str) -> None:
+        self.redis.zrem(QUEUED_INDEX + tier, job_id)

@@ -1,0 +1,155 @@
+"""The job API on the real platform and the real broker: S0's contract case by case, jobs of graphs and
+of any POST route (`Prefer: respond-async`), cancel, timeout, concurrency limit, tiers."""
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+from ray import serve
+
+from serve_app.local_cluster import APP_NAME, reconfigured, user_config_change
+
+LONG = {"max_tokens": 200, "ignore_eos": True}
+
+
+def new_id(prefix: str = "job") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def submit(client, prompt: str = "Review Seoul Garden.", headers: dict | None = None, **fields) -> httpx.Response:
+    return client.post("/v1/inference", json={"prompt": prompt, "model": "tiny-llama", "max_tokens": 8, **fields},
+                       headers=headers or {})
+
+
+def finished(client, job_id: str, route: str = "/v1/inference", wait_s: float = 60) -> dict:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        job = client.get(f"{route}/{job_id}", params={"wait": 10}).json()
+        if job["status"] not in ("QUEUED", "RUNNING"):
+            return job
+    raise AssertionError(f"job {job_id} did not finish in {wait_s} s: {job}")
+
+
+def test_s0_submit_answers_202_at_once_and_the_job_succeeds(client):
+    job_id = new_id("s0")
+    response = submit(client, headers={"X-Request-Id": job_id}, ignore_eos=True)
+    assert response.status_code == 202
+    assert response.headers["location"] == f"/v1/inference/{job_id}" and response.headers["x-request-id"] == job_id
+    assert response.json()["requestId"] == job_id and response.json()["status"] == "QUEUED"
+    job = finished(client, job_id)
+    assert job["status"] == "SUCCEEDED" and job["error"] is None and job["attempts"] == 1
+    assert job["result"]["object"] == "text_completion" and job["result"]["usage"]["completion_tokens"] == 8
+    assert job["queuedAt"] <= job["startedAt"] <= job["finishedAt"]
+
+
+def test_the_id_comes_from_the_header_else_the_body_and_a_resubmission_is_the_same_job(client):
+    body_id = new_id("client")
+    first = submit(client, clientRequestId=f"  {body_id} ")
+    assert first.status_code == 202 and first.json()["requestId"] == body_id
+    again = submit(client, clientRequestId=body_id)
+    assert again.status_code == 202 and again.headers["x-job-existing"] == "true"
+    assert finished(client, body_id)["attempts"] == 1  # one run, not two
+    generated = submit(client).json()["requestId"]
+    assert uuid.UUID(generated)
+
+
+@pytest.mark.parametrize(("body", "status", "title"), [
+    ({"model": "tiny-llama"}, 400, "validation_failed"),
+    ({"prompt": "   ", "model": "tiny-llama"}, 400, "validation_failed"),
+    ({"prompt": "hi", "model": "gpt-9"}, 404, "unknown_model"),
+])
+def test_s0_refuses_a_bad_submission_with_a_problem(client, body, status, title):
+    response = client.post("/v1/inference", json=body)
+    assert response.status_code == status and response.json()["title"] == title
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_unknown_job_is_404(client):
+    for route in ("/v1/inference", "/v1/jobs"):
+        response = client.get(f"{route}/{new_id('nobody')}")
+        assert response.status_code == 404 and response.json()["title"] == "unknown_job"
+
+
+def test_a_graph_runs_as_a_job_and_a_bad_body_is_refused_before_it_is_queued(client):
+    response = client.post("/v1/jobs/recommend", json={"user_id": 7, "k": 3})
+    assert response.status_code == 202 and response.headers["location"].startswith("/v1/jobs/")
+    job = finished(client, response.json()["requestId"], "/v1/jobs")
+    assert job["status"] == "SUCCEEDED"
+    assert job["result"] == client.post("/v1/graphs/recommend", json={"user_id": 7, "k": 3}).json()
+    refused = client.post("/v1/jobs/recommend", json={"user_id": "seven"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "user_id"
+    assert client.post("/v1/jobs/nonesuch", json={}).status_code == 404
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/v1/graphs/recommend", {"user_id": 3}),
+    ("/v1/chat/completions", {"model": "tiny-llama", "max_tokens": 6, "temperature": 0,
+                              "messages": [{"role": "user", "content": "Review Seoul Garden."}]}),
+])
+def test_prefer_respond_async_turns_any_post_route_into_a_job(client, path, body):
+    response = client.post(path, json=body, headers={"Prefer": "respond-async"})
+    assert response.status_code == 202 and response.headers["preference-applied"] == "respond-async"
+    job = finished(client, response.json()["requestId"], "/v1/jobs")
+    assert job["status"] == "SUCCEEDED" and job["httpStatus"] == 200
+    synchronous = client.post(path, json=body).json()
+    if path.startswith("/v1/graphs"):
+        assert job["result"] == synchronous
+    else:
+        assert job["result"]["choices"][0]["message"]["content"] == synchronous["choices"][0]["message"]["content"]
+
+
+def test_a_job_past_its_timeout_fails_and_its_engine_work_stops(client):
+    job_id = new_id("slow")
+    submit(client, headers={"X-Request-Id": job_id, "X-Request-Timeout": "0.5"}, **LONG)
+    job = finished(client, job_id)
+    assert (job["status"], job["error"]) == ("FAILED", "timeout")
+    assert job["finishedAt"] - job["startedAt"] < 3
+    deadline = time.monotonic() + 3
+    while _engine_unfinished() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _engine_unfinished() == 0
+
+
+def _engine_unfinished() -> int:
+    async def ask():
+        return (await serve.get_deployment_handle("LLMServer", APP_NAME).engine_stats.remote())["unfinished"]
+    return asyncio.run(ask())
+
+
+def test_cancel_a_queued_job_and_a_running_one(client):
+    running, queued = new_id("run"), new_id("queued")
+    backlog = [new_id("fill") for _ in range(6)]
+    submit(client, headers={"X-Request-Id": running}, **LONG)
+    for job_id in backlog:
+        submit(client, headers={"X-Request-Id": job_id}, **LONG)
+    submit(client, headers={"X-Request-Id": queued, "X-Priority": "low"}, **LONG)
+    cancelled = client.delete(f"/v1/inference/{queued}")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
+    deadline = time.monotonic() + 30
+    while client.get(f"/v1/inference/{running}").json()["status"] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stopping = client.delete(f"/v1/inference/{running}")
+    assert stopping.status_code == 202
+    job = finished(client, running)
+    assert (job["status"], job["error"]) == ("CANCELLED", "cancelled")
+    for job_id in backlog:
+        client.delete(f"/v1/inference/{job_id}")
+    never_ran = finished(client, queued)
+    assert never_ran["attempts"] == 0 and never_ran["startedAt"] is None
+
+
+def test_a_full_queue_answers_429_at_once(platform, client):
+    change = {"Ingress": user_config_change("Ingress", jobs={"max_queued": 1})}
+    with reconfigured(platform, change):
+        ids = [new_id("full") for _ in range(12)]
+        answers = [submit(client, headers={"X-Request-Id": job_id}, **LONG) for job_id in ids]
+        statuses = [answer.status_code for answer in answers]
+        assert 429 in statuses and statuses[0] == 202
+        rejected = answers[statuses.index(429)]
+        assert rejected.json()["status"] == "REJECTED" and rejected.json()["error"] == "queue_full"
+        assert rejected.headers["retry-after"] == "1"
+        assert client.get(f"/v1/inference/{rejected.json()['requestId']}").json()["status"] == "REJECTED"
+        for job_id in ids:
+            client.delete(f"/v1/inference/{job_id}")
