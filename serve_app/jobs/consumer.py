@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 
 from ray import serve
-from ray.exceptions import RayActorError
 from ray.serve.context import _set_request_context
 from ray.serve.handle import DeploymentHandle
 from ray.serve.task_consumer import task_consumer, task_handler
 
+from serve_app.common.errors import JobStoreUnavailable, as_platform_error, is_retryable, status_of
 from serve_app.common.settings import PlatformSettings
 from serve_app.jobs.metrics import job_metrics
 from serve_app.jobs.model import Job, JobOutcome
@@ -29,6 +29,18 @@ _TICK_S = 0.25
 # Answers that mean "try again later" (a model loading, a replica gone), as opposed to the job's own failure.
 _TRANSIENT = {"model_unavailable", "lock_store_unavailable", "job_store_unavailable", "circuit_open"}
 _TIMEOUTS = {"timeout", "deadline_exceeded", "node_timeout"}
+
+
+def _persist(write, for_s: float = 60.0):
+    """`write()`, tried again while Redis is away (a restart takes seconds): an ending is never dropped."""
+    give_up = time.monotonic() + for_s
+    while True:
+        try:
+            return write()
+        except JobStoreUnavailable:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.5)
 
 
 class TransientFailure(Exception):
@@ -110,7 +122,7 @@ class JobConsumer:
         while True:
             answer = self._call(job, lease, deadline)
             if answer is None:
-                if self.store.cancel_requested(job.id):
+                if self._cancel_requested(job.id):
                     return Ending("CANCELLED", "cancelled", "CANCELLED")
                 return Ending("FAILED", "timeout", "TIMEOUT")
             if _transient(answer):
@@ -126,22 +138,34 @@ class JobConsumer:
         _set_request_context(request_id=job.id)
         try:
             response = self._ingress().run_job.remote(job.id)
-        except RayActorError as error:
-            raise TransientFailure(f"the ingress is unavailable: {error}") from None
-        while True:
-            try:
-                return response.result(timeout_s=_TICK_S)
-            except TimeoutError:
-                pass
-            except RayActorError as error:
-                raise TransientFailure(f"the ingress stopped: {error}") from None
-            if time.time() >= deadline or self.store.cancel_requested(job.id):
-                response.cancel()
-                return None
-            self.store.renew(job.id, lease)
+            while True:
+                try:
+                    return response.result(timeout_s=_TICK_S)
+                except TimeoutError:
+                    pass
+                if time.time() >= deadline or self._cancel_requested(job.id):
+                    response.cancel()
+                    return None
+                self._renew(job.id, lease)
+        except Exception as error:  # the ingress (or the store under it) failed, not the job's route
+            if is_retryable(error):
+                raise TransientFailure(as_platform_error(error).title) from None
+            return JobOutcome(http_status=status_of(error), title=as_platform_error(error).title)
+
+    def _cancel_requested(self, job_id: str) -> bool:
+        try:
+            return self.store.cancel_requested(job_id)
+        except JobStoreUnavailable:
+            return False  # Redis restarting: look again next tick
+
+    def _renew(self, job_id: str, lease: str) -> None:
+        try:
+            self.store.renew(job_id, lease)
+        except JobStoreUnavailable:
+            logger.warning("could not renew a job's lease; Redis is unavailable", extra={"request_id": job_id})
 
     def _finish(self, job: Job, ending: Ending) -> None:
-        finished = self.store.finish(job.id, ending.status, ending.error, ending.http_status)
+        finished = _persist(lambda: self.store.finish(job.id, ending.status, ending.error, ending.http_status))
         metrics = job_metrics()
         metrics.finished.inc(tags={"status": ending.status, "error": ending.error or ""})
         latency_s = time.time() - job.queued_at
@@ -157,7 +181,7 @@ class JobConsumer:
             job_metrics().dead_letters.inc()
             self._finish(job, Ending("FAILED", reason, "FAILED"))
         else:
-            self.store.requeue(job.id)
+            _persist(lambda: self.store.requeue(job.id))
             logger.warning("job failed for now; retrying", extra={"request_id": job.id, "reason": reason,
                                                                  "attempt": job.attempts})
 

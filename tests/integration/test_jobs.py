@@ -153,3 +153,26 @@ def test_a_full_queue_answers_429_at_once(platform, client):
         assert client.get(f"/v1/inference/{rejected.json()['requestId']}").json()["status"] == "REJECTED"
         for job_id in ids:
             client.delete(f"/v1/inference/{job_id}")
+
+
+def test_under_a_backlog_higher_tiers_start_first(client):
+    blockers = [new_id("block") for _ in range(10)]
+    low, high = [new_id("low") for _ in range(3)], [new_id("high") for _ in range(3)]
+    for job_id in blockers:
+        submit(client, headers={"X-Request-Id": job_id}, **LONG)
+    for tier, ids in (("low", low), ("high", high)):
+        for job_id in ids:
+            assert submit(client, headers={"X-Request-Id": job_id, "X-Priority": tier}, **LONG).json()["tier"] == tier
+    started = {job_id: finished(client, job_id, wait_s=180)["startedAt"] for job_id in low + high}
+    assert max(started[job_id] for job_id in high) < min(started[job_id] for job_id in low)
+
+
+def test_a_job_that_cannot_get_a_model_slot_in_time_is_rejected(platform, client):
+    limits = {"LLMServer": user_config_change("LLMServer", limits={"max_concurrent_inference": 1})}
+    with reconfigured(platform, limits):
+        ids = [new_id("limited") for _ in range(6)]
+        for job_id in ids:
+            submit(client, headers={"X-Request-Id": job_id}, max_tokens=240, ignore_eos=True)
+        endings = [finished(client, job_id, wait_s=120) for job_id in ids]
+    outcomes = {(job["status"], job["error"]) for job in endings}
+    assert ("SUCCEEDED", None) in outcomes and ("REJECTED", "concurrency_limit_reached") in outcomes

@@ -1,0 +1,112 @@
+"""Accepted jobs survive what kills their workers: the consumer replicas SIGKILLed mid-job, a restart of
+Redis, the whole Serve application shut down and deployed again. Every job must end SUCCEEDED (lost = 0);
+a job running when its consumer died runs again (at least once), which `redeliveries` counts."""
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+import redis
+from ray.util.state import list_actors
+
+from serve_app.common.settings import PlatformSettings
+from serve_app.local_cluster import deploy, serve_cli
+
+pytestmark = pytest.mark.fault
+MEDIUM = {"max_tokens": 48, "ignore_eos": True}
+
+
+def submit_many(http, count: int, prefix: str) -> list[str]:
+    ids = [f"{prefix}-{uuid.uuid4().hex[:10]}" for _ in range(count)]
+    for job_id in ids:
+        response = http.post("/v1/inference", json={"prompt": "Review Seoul Garden.", "model": "tiny-llama", **MEDIUM},
+                             headers={"X-Request-Id": job_id})
+        assert response.status_code == 202, response.text
+    return ids
+
+
+def wait_all(http, ids: list[str], wait_s: float) -> dict[str, dict]:
+    deadline, jobs = time.monotonic() + wait_s, {}
+    while len(jobs) < len(ids) and time.monotonic() < deadline:
+        for job_id in ids:
+            if job_id not in jobs:
+                try:
+                    job = http.get(f"/v1/inference/{job_id}").json()
+                except Exception:  # the platform is coming back
+                    continue
+                if job.get("status") not in ("QUEUED", "RUNNING", None):
+                    jobs[job_id] = job
+        time.sleep(0.5)
+    return jobs
+
+
+def report(name: str, ids: list[str], jobs: dict[str, dict]) -> None:
+    succeeded = sum(job["status"] == "SUCCEEDED" for job in jobs.values())
+    redelivered = sum(job["redeliveries"] for job in jobs.values())
+    print(f"\n{name}: {len(ids)} jobs, {succeeded} SUCCEEDED, lost {len(ids) - succeeded}, "
+          f"redeliveries {redelivered}")
+    assert succeeded == len(ids), {job_id: jobs.get(job_id) for job_id in ids if job_id not in jobs
+                                   or jobs[job_id]["status"] != "SUCCEEDED"}
+
+
+def consumer_pids() -> list[int]:
+    actors = list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+    return [actor["pid"] for actor in actors if "JobConsumer" in actor["class_name"]]
+
+
+def test_sigkill_of_the_consumers_mid_job_loses_no_job(graphs):
+    http, _ = graphs
+    ids = submit_many(http, 30, "kill")
+    deadline = time.monotonic() + 60
+    while sum(http.get(f"/v1/inference/{job_id}").json()["status"] == "RUNNING" for job_id in ids) < 2:
+        assert time.monotonic() < deadline, "no job started"
+        time.sleep(0.2)
+    pids = consumer_pids()
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    jobs = wait_all(http, ids, wait_s=300)
+    report("SIGKILL of the consumers", ids, jobs)
+    assert sum(job["redeliveries"] for job in jobs.values()) >= 1  # the running ones came back
+
+
+def test_a_redis_restart_keeps_the_queued_jobs(graphs):
+    http, _ = graphs
+    store = redis.Redis.from_url(PlatformSettings().redis_url)
+    settings = {key: store.config_get(key)[key] for key in ("port", "dir", "logfile", "bind")}
+    store.config_set("appendonly", "yes")  # as `make redis` starts it: every write logged before shutdown
+    while store.info("persistence")["aof_rewrite_in_progress"]:
+        time.sleep(0.1)
+    ids = submit_many(http, 12, "redis")
+    try:
+        store.shutdown()
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it stops
+    try:
+        down = http.get(f"/v1/inference/{ids[0]}")
+        assert down.status_code == 503 and down.json()["title"] == "job_store_unavailable"
+        refused = http.post("/v1/inference", json={"prompt": "hi", "model": "tiny-llama"})
+        assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
+    finally:
+        subprocess.run(["redis-server", "--port", settings["port"], "--bind", settings["bind"] or "127.0.0.1",
+                        "--dir", settings["dir"], "--logfile", settings["logfile"], "--appendonly", "yes",
+                        "--daemonize", "yes"], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                store.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.2)
+    report("Redis restart", ids, wait_all(http, ids, wait_s=300))
+
+
+def test_the_whole_app_shut_down_and_deployed_again_keeps_the_queued_jobs(platform, graphs):
+    http, config = graphs
+    ids = submit_many(http, 12, "restart")
+    serve_cli("shutdown", "-y", "--address", platform.dashboard_url)
+    deploy(platform, config)
+    report("serve shutdown + serve deploy", ids, wait_all(http, ids, wait_s=300))
