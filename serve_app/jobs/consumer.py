@@ -82,7 +82,6 @@ class JobConsumer:
     def __init__(self, ingress: str = "Ingress"):
         self.settings = JobSettings()
         self.store = JobStore(PlatformSettings().redis_url, self.settings)
-        self.queue = JobQueue(self.store, self.settings)
         self.ingress_name = ingress
         self._ingress_handle: DeploymentHandle | None = None
         self._stopping = threading.Event()
@@ -188,14 +187,16 @@ class JobConsumer:
     def _guard_against_starvation(self) -> None:
         """A normal or low job queued past the bound is sent again at high priority; whichever copy is
         taken first runs it, the other is dropped as a duplicate."""
-        bound = self.settings.starvation_bound_s
+        bound, queue = self.settings.starvation_bound_s, None
         while not self._stopping.wait(min(bound / 4, 5.0)):
             try:
+                # The task consumer sets its adapter after __init__; sends go through that one.
+                queue = queue or JobQueue(self.store, self.settings, adapter=self._adapter)
                 for tier in ("normal", "low"):
                     for job_id in self.store.starving(tier, time.time() - bound):
-                        self.queue.send(job_id, "high")
+                        queue.send(job_id, "high")
                         self.store.forget_starving(tier, job_id)
-                job_metrics().queue_depth(self.queue.depth())
+                job_metrics().queue_depth(queue.depth())
             except Exception:  # Redis away for a moment: the next round tries again
                 logger.warning("starvation guard skipped a round", exc_info=True)
 

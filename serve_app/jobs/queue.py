@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import redis
 from kombu.transport.redis import Channel
+from ray.serve.schema import TaskProcessorAdapter
 from ray.serve.task_consumer import instantiate_adapter_from_config
 
 from serve_app.jobs.settings import PRIORITY, RUN_JOB, TIERS, JobSettings, task_processor_config
@@ -24,11 +25,12 @@ class DeadLetter:
 class JobQueue:
     """Sends jobs to the consumers; synchronous (callers off the event loop use a thread)."""
 
-    def __init__(self, store: JobStore, settings: JobSettings):
+    def __init__(self, store: JobStore, settings: JobSettings, adapter: TaskProcessorAdapter | None = None):
         self.store, self.settings = store, settings
         self.redis: redis.Redis = store.redis
-        # The adapter's initialize() makes the Celery app; only a consumer starts a worker.
-        self._adapter = instantiate_adapter_from_config(task_processor_config(settings))
+        # A consumer passes its own adapter: a second one in the process would dead-letter every failure twice.
+        # Elsewhere the adapter's initialize() makes the Celery app, and no worker is started.
+        self._adapter = adapter or instantiate_adapter_from_config(task_processor_config(settings))
 
     def _lists(self, queue: str) -> dict[str, str]:
         # Celery's Redis transport: the bare name for priority 0, name + separator + priority for the others.

@@ -100,8 +100,9 @@ class JobService:
 
     async def requeue(self, job_id: str) -> JobView:
         """A dead letter's job back in its queue, as if newly submitted; UnknownJob if it is not one."""
-        letter = next((letter for letter in await self.dead_letters() if letter.job_id == job_id), None)
-        if letter is None or not await asyncio.to_thread(self.queue.remove_dead_letter, letter):
+        letters = [letter for letter in await self.dead_letters() if letter.job_id == job_id]
+        removed = [await asyncio.to_thread(self.queue.remove_dead_letter, letter) for letter in letters]
+        if not any(removed):
             raise UnknownJob(f"no dead letter for job {job_id!r}")
         job = await asyncio.to_thread(self.store.requeue, job_id, ("FAILED",))
         if job is None:
