@@ -176,3 +176,23 @@ def test_a_job_that_cannot_get_a_model_slot_in_time_is_rejected(platform, client
         endings = [finished(client, job_id, wait_s=120) for job_id in ids]
     outcomes = {(job["status"], job["error"]) for job in endings}
     assert ("SUCCEEDED", None) in outcomes and ("REJECTED", "concurrency_limit_reached") in outcomes
+
+
+def test_job_metrics_reach_prometheus(client):
+    import ray
+
+    job_id = new_id("metrics")
+    submit(client, headers={"X-Request-Id": job_id})
+    assert finished(client, job_id)["status"] == "SUCCEEDED"
+    port = ray.nodes()[0]["MetricsExportPort"]
+    wanted = ("ray_jobs_submitted_total", "ray_jobs_finished_total", "ray_jobs_queue_wait_seconds_count",
+              "ray_jobs_run_seconds_count", "ray_jobs_queue_depth")
+    deadline = time.monotonic() + 30
+    while True:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        missing = [name for name in wanted if name not in text]
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert missing == []
+    assert 'status="SUCCEEDED"' in text and 'tier="normal"' in text
