@@ -1,13 +1,16 @@
 """One real Ray cluster and one platform for the whole session, deployed the way users deploy it:
 `serve deploy serve_config.yaml` against the cluster's dashboard."""
 
+import asyncio
 import os
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
+from ray import serve
 
-from serve_app.local_cluster import LocalPlatform, local_platform
+from serve_app.local_cluster import APP_NAME, LocalPlatform, local_platform
 from serve_app.common.settings import PlatformSettings
 
 
@@ -33,3 +36,20 @@ def platform() -> LocalPlatform:
 def client(platform):
     with httpx.Client(base_url=platform.base_url, timeout=60) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def ask(platform):
+    """`ask(deployment, method)`: a method of one of the platform's deployments, called through a handle.
+    Serve's handles (throughput-optimized) keep the event loop they were first used on, so one runs on a
+    thread for the session."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def call(deployment: str, method: str):
+        return await getattr(serve.get_deployment_handle(deployment, APP_NAME), method).remote()
+
+    yield lambda deployment, method: asyncio.run_coroutine_threadsafe(call(deployment, method), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()

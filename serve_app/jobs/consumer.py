@@ -5,6 +5,7 @@ The consumer owns what is about running a job, not its request: claiming it (a d
 dropped), the lease that marks it alive, S0's timeout and concurrency-limit outcomes, cancellation,
 retries of transient failures and the dead letter after the last one."""
 
+import asyncio
 import logging
 import threading
 import time
@@ -83,6 +84,8 @@ class JobConsumer:
         self.settings = JobSettings()
         self.store = JobStore(PlatformSettings().redis_url, self.settings)
         self.ingress_name = ingress
+        # Serve calls __init__ on the replica's event loop: the loop handle calls run on.
+        self._loop = asyncio.get_running_loop()
         self._ingress_handle: DeploymentHandle | None = None
         self._stopping = threading.Event()
         threading.Thread(target=self._guard_against_starvation, daemon=True, name="job-starvation-guard").start()
@@ -134,22 +137,27 @@ class JobConsumer:
     def _call(self, job: Job, lease: str, deadline: float) -> JobOutcome | None:
         """The ingress's answer, or None once the job was cancelled or ran past its deadline (the call is
         then cancelled inside the deployments too)."""
-        _set_request_context(request_id=job.id)
+        # The handle call runs on the replica's event loop: handles are bound to one (Serve's throughput-
+        # optimized mode runs their router in the caller's loop), and Celery's threads have none.
+        call = asyncio.run_coroutine_threadsafe(self._run_in_ingress(job.id), self._loop)
         try:
-            response = self._ingress().run_job.remote(job.id)
             while True:
                 try:
-                    return response.result(timeout_s=_TICK_S)
+                    return call.result(timeout=_TICK_S)
                 except TimeoutError:
                     pass
                 if time.time() >= deadline or self._cancel_requested(job.id):
-                    response.cancel()
+                    call.cancel()  # cancels the handle call, and with it the route's work in the deployments
                     return None
                 self._renew(job.id, lease)
         except Exception as error:  # the ingress (or the store under it) failed, not the job's route
             if is_retryable(error):
                 raise TransientFailure(as_platform_error(error).title) from None
             return JobOutcome(http_status=status_of(error), title=as_platform_error(error).title)
+
+    async def _run_in_ingress(self, job_id: str) -> JobOutcome:
+        _set_request_context(request_id=job_id)  # the job's id on every log line of the run
+        return await self._ingress().run_job.remote(job_id)
 
     def _cancel_requested(self, job_id: str) -> bool:
         try:

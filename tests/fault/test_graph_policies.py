@@ -2,29 +2,18 @@
 config): breaker + fallback, retries with backoff, timeouts, shadows, switch, splitter, ensemble."""
 
 import asyncio
-import threading
 import time
 
 import httpx
 import pytest
-from ray import serve
 
-from serve_app.local_cluster import APP_NAME, reconfigured
+from serve_app.local_cluster import reconfigured
 
 @pytest.fixture(scope="module")
-def calls(graphs):
+def calls(graphs, ask):
     """`calls(name)`: how many calls reached the FaultInjector deployment `name`; `calls(name, method)`
     asks it another question (`batch_sizes`)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def ask(name: str, method: str) -> int:
-        return await getattr(serve.get_deployment_handle(name, APP_NAME), method).remote()
-
-    yield lambda name, method="calls": asyncio.run_coroutine_threadsafe(ask(name, method), loop).result(timeout=10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    return lambda name, method="calls": ask(name, method)
 
 
 def _stats(http, graph: str) -> dict:

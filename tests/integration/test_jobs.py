@@ -1,15 +1,14 @@
 """The job API on the real platform and the real broker: S0's contract case by case, jobs of graphs and
 of any POST route (`Prefer: respond-async`), cancel, timeout, concurrency limit, tiers."""
 
-import asyncio
 import time
 import uuid
 
 import httpx
 import pytest
-from ray import serve
 
-from serve_app.local_cluster import APP_NAME, reconfigured, user_config_change
+from serve_app.local_cluster import reconfigured, user_config_change
+from tests.integration.replica_logs import log_lines_with
 
 LONG = {"max_tokens": 200, "ignore_eos": True}
 
@@ -42,6 +41,18 @@ def test_s0_submit_answers_202_at_once_and_the_job_succeeds(client):
     assert job["status"] == "SUCCEEDED" and job["error"] is None and job["attempts"] == 1
     assert job["result"]["object"] == "text_completion" and job["result"]["usage"]["completion_tokens"] == 8
     assert job["queuedAt"] <= job["startedAt"] <= job["finishedAt"]
+
+
+def test_s0_log_events_carry_the_job_id_across_deployments(client, platform):
+    job_id = new_id("logged")
+    submit(client, headers={"X-Request-Id": job_id})
+    assert finished(client, job_id)["status"] == "SUCCEEDED"
+    lines = log_lines_with(platform.session_dir, job_id, {"Ingress", "JobConsumer", "LLMServer"})
+    events = {record.get("event"): record for records in lines.values() for record in records}
+    assert {"inference.submit_accepted", "inference.started", "inference.completed"} <= set(events)
+    completed = events["inference.completed"]
+    assert completed["result"] == "SUCCESS" and completed["status"] == "SUCCEEDED" and completed["latency_ms"] > 0
+    assert all(record["request_id"] == job_id for record in lines["LLMServer"])  # the replayed request's id
 
 
 def test_the_id_comes_from_the_header_else_the_body_and_a_resubmission_is_the_same_job(client):
@@ -100,22 +111,17 @@ def test_prefer_respond_async_turns_any_post_route_into_a_job(client, path, body
         assert job["result"]["choices"][0]["message"]["content"] == synchronous["choices"][0]["message"]["content"]
 
 
-def test_a_job_past_its_timeout_fails_and_its_engine_work_stops(client):
+def test_a_job_past_its_timeout_fails_and_its_engine_work_stops(client, ask):
     job_id = new_id("slow")
-    submit(client, headers={"X-Request-Id": job_id, "X-Request-Timeout": "0.5"}, **LONG)
+    # 240 tokens take the engine about 0.7 s here; the job may have 0.3 s.
+    submit(client, headers={"X-Request-Id": job_id, "X-Request-Timeout": "0.3"}, max_tokens=240, ignore_eos=True)
     job = finished(client, job_id)
     assert (job["status"], job["error"]) == ("FAILED", "timeout")
     assert job["finishedAt"] - job["startedAt"] < 3
     deadline = time.monotonic() + 3
-    while _engine_unfinished() and time.monotonic() < deadline:
+    while ask("LLMServer", "engine_stats")["unfinished"] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _engine_unfinished() == 0
-
-
-def _engine_unfinished() -> int:
-    async def ask():
-        return (await serve.get_deployment_handle("LLMServer", APP_NAME).engine_stats.remote())["unfinished"]
-    return asyncio.run(ask())
+    assert ask("LLMServer", "engine_stats")["unfinished"] == 0
 
 
 def test_cancel_a_queued_job_and_a_running_one(client):

@@ -2,15 +2,13 @@
 the engine request aborted, client disconnect aborting the stream, fallback, and the semantic cache."""
 
 import asyncio
-import threading
 import time
 import uuid
 
 import httpx
 import pytest
-from ray import serve
 
-from serve_app.local_cluster import APP_NAME, reconfigured, user_config_change
+from serve_app.local_cluster import reconfigured, user_config_change
 from tests.integration.replica_logs import log_lines_with
 
 # 8 choices of 240 tokens each: long enough (about a second here) to be caught in the act.
@@ -23,23 +21,13 @@ TIGHT_LLM = user_config_change("LLMServer",
 
 
 @pytest.fixture(scope="module")
-def engine_stats():
-    """`engine_stats()` asks LLMServer how many requests its engine has not finished. Serve's handles
-    (throughput-optimized) need an event loop, so one runs on a thread for the module."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def call() -> dict:
-        return await serve.get_deployment_handle("LLMServer", APP_NAME).engine_stats.remote()
-
+def engine_stats(ask):
+    """`engine_stats()` asks LLMServer how many requests its engine has not finished."""
     def stats() -> dict:
-        return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout=10)
+        return ask("LLMServer", "engine_stats")
 
     stats()  # the first call sets up the handle's router (about a second), outside any timing
-    yield stats
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join()
+    return stats
 
 
 def wait_for(condition, timeout_s: float, interval_s: float = 0.02) -> bool:
