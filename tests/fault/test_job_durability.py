@@ -10,10 +10,11 @@ import uuid
 
 import pytest
 import redis
+from ray import serve
 from ray.util.state import list_actors
 
 from serve_app.common.settings import PlatformSettings
-from serve_app.local_cluster import deploy, serve_cli
+from serve_app.local_cluster import deploy
 
 pytestmark = pytest.mark.fault
 MEDIUM = {"max_tokens": 48, "ignore_eos": True}
@@ -107,6 +108,8 @@ def test_a_redis_restart_keeps_the_queued_jobs(graphs):
 def test_the_whole_app_shut_down_and_deployed_again_keeps_the_queued_jobs(platform, graphs):
     http, config = graphs
     ids = submit_many(http, 12, "restart")
-    serve_cli("shutdown", "-y", "--address", platform.dashboard_url)
+    # `serve shutdown`, from this process: it waits for the controller to go, and this process's Serve
+    # client (its handles to deployments) reconnects to the next one.
+    serve.shutdown()
     deploy(platform, config)
     report("serve shutdown + serve deploy", ids, wait_all(http, ids, wait_s=300))

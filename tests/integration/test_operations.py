@@ -10,6 +10,7 @@ from serve_app.local_cluster import APP_NAME, serve_cli
 from tests.integration.replica_logs import log_lines_with
 
 MODEL_DEPLOYMENTS = {"DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer", "Embedder"}
+APP_DEPLOYMENTS = MODEL_DEPLOYMENTS | {"Ingress", "JobConsumer"}
 
 
 def test_live_and_ready(client):
@@ -17,7 +18,7 @@ def test_live_and_ready(client):
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     deployments = ready.json()["deployments"]
-    assert MODEL_DEPLOYMENTS | {"Ingress"} == set(deployments)
+    assert APP_DEPLOYMENTS == set(deployments)
     assert set(deployments.values()) == {"HEALTHY"}
 
 
@@ -26,7 +27,7 @@ def test_serve_status_shows_the_app_running(client, platform):
     app = status["applications"][APP_NAME]
     assert app["status"] == "RUNNING"
     assert {name: d["status"] for name, d in app["deployments"].items()} == {
-        name: "HEALTHY" for name in MODEL_DEPLOYMENTS | {"Ingress"}}
+        name: "HEALTHY" for name in APP_DEPLOYMENTS}
 
 
 def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, platform):
