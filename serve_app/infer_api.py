@@ -4,10 +4,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.common.generation import (ChatMessage, Choices, GenerationRequest, MaxTokens, SamplingOptions,
-                                         StreamEvent, Temperature, TopP)
+                                         StreamEvent, Temperature, TopP, UserText)
 from serve_app.llm_service import SOURCE_HEADER, LLMService
 from serve_app.sse import HEADERS, sse_stream
 
@@ -17,18 +17,11 @@ router = APIRouter(tags=["s1"])
 class InferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=4096)
+    query: UserText = Field(min_length=1, max_length=4096)
     max_length: MaxTokens = Field(default=100, le=4096, description="most tokens to generate")
     temperature: Temperature = 0.7
     top_p: TopP = 1.0
     num_return_sequences: Choices = 1
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, query: str) -> str:
-        if not query.strip():
-            raise ValueError("query must contain text, not only whitespace")
-        return query
 
     def generation(self) -> GenerationRequest:
         sampling = SamplingOptions(max_tokens=self.max_length, temperature=self.temperature, top_p=self.top_p,

@@ -3,7 +3,7 @@ handle speak, whatever HTTP dialect (OpenAI, S1 /infer) the request arrived in."
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # The sampling bounds, one home for every dialect (OpenAI, S1 /infer, graphs): a request the edge
 # accepts is one SamplingOptions accepts too.
@@ -11,6 +11,16 @@ MaxTokens = Annotated[int, Field(ge=1)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
 Choices = Annotated[int, Field(ge=1, le=8)]
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must contain text, not only whitespace")
+    return text
+
+
+# A user's text for the model (S1's query, S0's prompt): blank text is refused, not generated from.
+UserText = Annotated[str, AfterValidator(_not_blank)]
 
 
 def caption_prompt(label: str) -> str:

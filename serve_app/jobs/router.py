@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.common.errors import UnknownModel, ValidationFailed
-from serve_app.common.generation import MaxTokens, Temperature, TopP
+from serve_app.common.generation import MaxTokens, Temperature, TopP, UserText
 from serve_app.jobs.model import JobRequest, JobView, Tier, normalize_id
 from serve_app.jobs.service import JobService, Refused
 from serve_app.problems import S0_TAG, current_request_id
@@ -27,7 +27,7 @@ class InferenceSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str = Field(min_length=1, max_length=16384)
+    prompt: UserText = Field(min_length=1, max_length=16384)
     model: str = Field(min_length=1)
     clientRequestId: str | None = None
     max_tokens: MaxTokens | None = None
@@ -35,14 +35,6 @@ class InferenceSubmission(BaseModel):
     top_p: TopP | None = None
     seed: int | None = None
     ignore_eos: bool = False  # vLLM's extension, as on /v1/completions
-
-    @field_validator("prompt")
-    @classmethod
-    def _not_blank(cls, prompt: str) -> str:
-        if not prompt.strip():
-            raise ValueError("prompt must contain text, not only whitespace")
-        return prompt
-
 
 class DeadLetterView(BaseModel):
     requestId: str
