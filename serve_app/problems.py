@@ -44,13 +44,14 @@ def _problem(status: int, title: str, detail: str, errors: list[dict] | None = N
 
 
 def problem_response(error: PlatformError, errors: list[dict] | None = None) -> JSONResponse:
-    return _problem(error.status, error.title, error.detail, errors)
+    """The error as problem+json; its own field errors (a ValidationFailed's) unless `errors` are given."""
+    return _problem(error.status, error.title, error.detail, errors or getattr(error, "errors", None))
 
 
 async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
     error = as_platform_error(error)
     logger.info("request failed", extra={"problem": error.title, "detail": error.detail})
-    return problem_response(error, errors=getattr(error, "errors", None))
+    return problem_response(error)
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

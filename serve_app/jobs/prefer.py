@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.common.errors import MalformedJson, PlatformError, ValidationFailed, as_platform_error
-from serve_app.jobs.model import JobRequest, JobView, Tier
-from serve_app.jobs.router import Refused, accepted, job_id, refused
+from serve_app.jobs.model import JobRequest, Tier
+from serve_app.jobs.router import job_id, submit
 from serve_app.problems import problem_response
 
 # Routes that are asynchronous already, and so take no preference.
@@ -51,10 +51,8 @@ class RespondAsync:
             return await self.app(scope, receive, send)
         try:
             response = await self._submit(request)
-        except Refused as error:
-            response = refused(error)
         except PlatformError as error:
-            response = problem_response(as_platform_error(error), errors=getattr(error, "errors", None))
+            response = problem_response(as_platform_error(error))
         response.headers["Preference-Applied"] = "respond-async"
         await response(scope, receive, send)
 
@@ -68,7 +66,6 @@ class RespondAsync:
                 state.runner.parse(path.removeprefix(_GRAPHS), json.loads(body))
             except ValueError:
                 raise MalformedJson("request body is not valid JSON") from None
-        job, created = await state.jobs.submit(
-            kind, JobRequest.of(path, body, dict(request.headers)), job_id=job_id(request.headers.get("x-request-id")),
-            tier=options.tier, timeout_s=options.timeout_s)
-        return accepted(JobView.of(job, None), created, f"/v1/jobs/{job.id}")
+        return await submit(request, kind, JobRequest.of(path, body, dict(request.headers)), "/v1/jobs",
+                            job_id=job_id(request.headers.get("x-request-id")), tier=options.tier,
+                            timeout_s=options.timeout_s)
