@@ -56,6 +56,12 @@ class InvalidImage(PlatformError):
     status, title = 400, "invalid_image"
 
 
+class PayloadTooLarge(PlatformError):
+    """A body, an inflated body, an image's pixels or a list over the limit its route allows."""
+
+    status, title = 413, "payload_too_large"
+
+
 class ModelUnavailable(PlatformError):
     status, title = 503, "model_unavailable"
 
