@@ -13,13 +13,16 @@ export RAY_AUTH_MODE ?= token
 # so every line, request id included, is on disk when the request ends.
 export RAY_SERVE_THROUGHPUT_OPTIMIZED ?= 1
 export RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE ?= 1
+# Handle calls between replicas go over gRPC, which refuses messages over 4 MiB by default: raised
+# above the largest body the gate admits (serve_app/common/input_limits.py), so no payload dies inside.
+export RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH ?= 67108864
 
-.PHONY: run test setup triton-setup redis artifacts deploy status bench materialize
+.PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize
 
-run: setup redis artifacts
+run: setup redis artifacts keys
 	$(BIN)/serve run serve_config.yaml
 
-test: setup triton-setup redis artifacts
+test: setup triton-setup redis artifacts keys
 	$(BIN)/python -m pytest
 
 setup: $(VENV)/.installed
@@ -57,6 +60,10 @@ redis:
 
 artifacts: setup
 	$(BIN)/python -m serve_app.artifacts
+
+# The admin API key in .data/api-key (mode 0600) on first set-up; every route but health needs a key.
+keys: setup
+	$(BIN)/python -m serve_app.keys init
 
 # Feature rows newer than the last run, into the online store named by PLATFORM_ONLINE_STORE (sqlite|redis).
 materialize: setup redis artifacts

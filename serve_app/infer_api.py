@@ -4,10 +4,10 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from serve_app.common.generation import (ChatMessage, Choices, GenerationRequest, MaxTokens, SamplingOptions,
-                                         StreamEvent, Temperature, TopP, UserText)
+                                         StreamEvent, Temperature, TopP, UserText, within_completion_budget)
 from serve_app.llm_service import SOURCE_HEADER, LLMService
 from serve_app.sse import HEADERS, sse_stream
 
@@ -22,6 +22,11 @@ class InferRequest(BaseModel):
     temperature: Temperature = 0.7
     top_p: TopP = 1.0
     num_return_sequences: Choices = 1
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> "InferRequest":
+        within_completion_budget(self.num_return_sequences, self.max_length, "num_return_sequences x max_length")
+        return self
 
     def generation(self) -> GenerationRequest:
         sampling = SamplingOptions(max_tokens=self.max_length, temperature=self.temperature, top_p=self.top_p,

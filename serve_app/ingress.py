@@ -25,6 +25,10 @@ from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
 from serve_app.readiness import readiness
+from serve_app.security.caller import Caller, act_for
+from serve_app.security.config import SecurityConfig
+from serve_app.security.gate import Gate, Guard
+from serve_app.security.openapi import document_security
 from serve_app.semantic_cache import SemanticCacheConfig
 from serve_app.v2.models import ModelRepository
 from serve_app.v2.router import router as v2_router
@@ -32,6 +36,8 @@ from serve_app.v2.router import router as v2_router
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
 app.add_middleware(RespondAsync)
+# Inside CORS, so a browser's preflight needs no key and refusals still carry the CORS headers.
+app.add_middleware(Gate)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
 for router in (v2_router, openai_router, infer_router, jobs_router):
@@ -56,6 +62,8 @@ class IngressConfig(BaseModel):
     # Overrides of the job settings (serve_app/jobs/settings.py, PLATFORM_JOBS_*) the ingress applies.
     jobs: dict = Field(default_factory=dict)
     semantic_cache: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
+    # API keys, rate limits per tier, input limits, the body deadline (serve_app/security/config.py).
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.2})
@@ -66,7 +74,9 @@ class Ingress:
     def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments,
                  job_consumer: DeploymentHandle | None = None):
         # job_consumer is bound only so it runs with the app: jobs reach it through the broker, not a handle.
-        redis_url = PlatformSettings().redis_url
+        settings = PlatformSettings()
+        redis_url = settings.redis_url
+        app.state.guard = Guard(settings)
         self.runner = GraphRunner(graphs, models, redis_url)
         # The routers reach the runner, the models, the LLM service and the jobs through request.app.
         app.state.runner = self.runner
@@ -74,12 +84,14 @@ class Ingress:
         app.state.models = ModelRepository(models, self.runner)
         app.state.llm = LLMService(models[llm.generator], models[llm.embedder])
         document_graphs(app, self.runner)
+        document_security(app)
         self.reconfigure({})
 
     def reconfigure(self, user_config: dict) -> None:
         config = IngressConfig.model_validate(user_config)
         app.state.llm.configure(LLMSettings(**config.llm), config.semantic_cache)
         app.state.jobs.configure(JobSettings(**config.jobs))
+        app.state.guard.configure(config.security)
 
     @app.get("/")
     async def root(self) -> dict:
@@ -95,7 +107,7 @@ class Ingress:
     @app.get("/health")
     @app.get("/health/ready")
     async def ready(self) -> JSONResponse:
-        ready, deployments = readiness()
+        ready, deployments = await readiness()
         return JSONResponse({"status": "ready" if ready else "not_ready", "deployments": deployments},
                             status_code=200 if ready else 503)
 
@@ -114,6 +126,9 @@ class Ingress:
         job = await asyncio.to_thread(store.get, job_id)
         if job is None:  # expired while it waited
             return JobOutcome(http_status=404, title="unknown_job")
+        # Admitted (key, scopes, rate) when it was submitted; its tokens count against the same key.
+        act_for(Caller(key_id=job.key_id, tenant=job.tenant, tier=job.tier, scopes=frozenset({"admin"}),
+                           meter=app.state.guard.charge))
         result = await replay(app, job)
         await asyncio.to_thread(store.save_result, job_id, result)
         return JobOutcome.of(result)

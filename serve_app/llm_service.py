@@ -12,6 +12,7 @@ from ray.serve.metrics import Counter
 from serve_app.common.errors import ModelUnavailable, as_platform_error
 from serve_app.common.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
 from serve_app.common.model_metadata import ModelMetadata
+from serve_app.security.caller import charge_tokens
 from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig
 from serve_app.common.settings import LLMSettings
 from serve_app.common.text_preprocessing import preprocess_text
@@ -73,6 +74,7 @@ class LLMService:
             completion = await self.llm.complete.remote(request)
         except Exception as error:
             return self._fallback_or_raise(error, request)
+        await charge_tokens(completion.usage.total_tokens)
         if key is not None:
             self.cache.store(key, embedding, completion.model_copy(update={"source": "cache"}))
         return completion
@@ -120,10 +122,15 @@ async def _iterate(events: list[StreamEvent]) -> AsyncIterator[StreamEvent]:
 
 
 async def _relay(first: StreamEvent, responses) -> AsyncIterator[StreamEvent]:
+    # Tokens are charged from the last event's usage; a client gone before it pays one per event seen.
+    events, usage = 0, None
     try:
         yield first
+        events, usage = 1, first.usage
         async for event in responses:
+            events, usage = events + 1, event.usage or usage
             yield event
     finally:
         # The client went away (or the stream ended): stop LLMServer, which aborts the engine request.
         responses.cancel()
+        await charge_tokens(usage.total_tokens if usage is not None else events)

@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from serve_app.common.settings import REPO_ROOT
+from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.keys import ensure_admin_key, open_key_store
 
 SERVE_CLI = str(Path(sys.executable).parent / "serve")
 APP_NAME = "platform"  # the application's name in serve_config.yaml
@@ -25,6 +26,19 @@ class LocalPlatform:
     base_url: str
     dashboard_url: str
     session_dir: Path
+    # The admin key (the one `make run` makes): what clients of the platform send.
+    api_key: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+
+def admin_key() -> str:
+    """The admin API key, created as `make run` creates it when there is none yet."""
+    settings = PlatformSettings()
+    return ensure_admin_key(open_key_store(settings.key_store, settings.keys_file, settings.redis_url),
+                            settings.admin_key_file)
 
 
 def free_port() -> int:
@@ -85,7 +99,8 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
         session_dir = Path(context.address_info["session_dir"])
         deployed = session_dir / "serve_config.yaml"
         deployed.write_text(yaml.safe_dump(config))
-        platform = LocalPlatform(f"http://127.0.0.1:{port}", f"http://{context.dashboard_url}", session_dir)
+        platform = LocalPlatform(f"http://127.0.0.1:{port}", f"http://{context.dashboard_url}", session_dir,
+                                 admin_key())
         deploy(platform, deployed, ready_timeout_s)
         yield platform
     finally:

@@ -35,17 +35,20 @@ def current_request_id() -> str | None:
     return _get_serve_request_context().request_id or None
 
 
-def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None) -> JSONResponse:
+def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None,
+             headers: dict[str, str] | None = None) -> JSONResponse:
     problem = Problem(title=title, status=status, detail=detail, requestId=current_request_id(), errors=errors)
     # Overload is brief by design (requests finish in seconds): tell clients to come back soon.
-    headers = {"Retry-After": "1"} if status == 429 else None
+    headers = {"Retry-After": "1", **(headers or {})} if status == 429 else headers
     return JSONResponse(problem.model_dump(exclude_none=True), status_code=status,
                         media_type="application/problem+json", headers=headers)
 
 
 def problem_response(error: PlatformError, errors: list[dict] | None = None) -> JSONResponse:
-    """The error as problem+json; its own field errors (a ValidationFailed's) unless `errors` are given."""
-    return _problem(error.status, error.title, error.detail, errors or getattr(error, "errors", None))
+    """The error as problem+json, with its own headers (WWW-Authenticate, Retry-After) and its own field
+    errors (a ValidationFailed's) unless `errors` are given."""
+    return _problem(error.status, error.title, error.detail, errors or getattr(error, "errors", None),
+                    getattr(error, "headers", None))
 
 
 async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
@@ -73,7 +76,10 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 
 async def _http_error(_: Request, error: HTTPException) -> JSONResponse:
-    """Routing errors from FastAPI itself (unknown path, wrong method)."""
+    """Routing errors from FastAPI itself (unknown path, wrong method), and a body its JSON parser gave up
+    on (nested past Python's recursion limit)."""
+    if error.status_code == 400 and str(error.detail).startswith("There was an error parsing the body"):
+        return problem_response(MalformedJson("request body is not valid JSON"))
     phrase = HTTPStatus(error.status_code).phrase
     return _problem(error.status_code, phrase.lower().replace(" ", "_"), str(error.detail))
 

@@ -1,6 +1,11 @@
 """The one readiness rule, for every protocol: a set of deployments is ready when each has serving
-replicas, as Serve's controller reports it; the server is ready when every deployment of the app is."""
+replicas, as Serve's controller reports it; the server is ready when every deployment of the app is.
 
+`serve.status()` is a blocking call to the controller (~0.2 s here): it runs on a thread, at most once
+per REFRESH_S however many probes arrive, so a probe storm costs the event loop nothing."""
+
+import asyncio
+import time
 from collections.abc import Iterable
 
 from ray import serve
@@ -8,13 +13,41 @@ from ray.serve.schema import DeploymentStatus
 
 # A deployment serves while it has replicas up, autoscaling or not; UPDATING/UNHEALTHY do not count.
 SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
+REFRESH_S = 1.0
 
 
-def readiness(deployments: Iterable[str] | None = None) -> tuple[bool, dict[str, str]]:
+def _statuses(app_name: str) -> dict[str, DeploymentStatus]:
+    return {name: d.status for name, d in serve.status().applications[app_name].deployments.items()}
+
+
+class _Statuses:
+    """The last statuses read, and the one read in flight that concurrent probes share."""
+
+    def __init__(self):
+        self.read_at, self.value, self.pending = 0.0, {}, None
+
+    async def get(self, app_name: str) -> dict[str, DeploymentStatus]:
+        if time.monotonic() - self.read_at < REFRESH_S:
+            return self.value
+        if self.pending is None:
+            self.pending = asyncio.ensure_future(asyncio.to_thread(_statuses, app_name))
+        pending = self.pending
+        try:
+            self.value = await asyncio.shield(pending)
+            self.read_at = time.monotonic()
+        finally:
+            if self.pending is pending and pending.done():
+                self.pending = None
+        return self.value
+
+
+_cache = _Statuses()
+
+
+async def readiness(deployments: Iterable[str] | None = None) -> tuple[bool, dict[str, str]]:
     """Whether these deployments (all of the calling replica's application when None) serve, and each
     one's status. A replica counts once its __init__ returned, and __init__ loads and warms up the model."""
-    app_name = serve.get_replica_context().app_name
-    statuses = {name: d.status for name, d in serve.status().applications[app_name].deployments.items()}
+    statuses = await _cache.get(serve.get_replica_context().app_name)
     wanted = statuses if deployments is None else {name: statuses.get(name) for name in deployments}
     return (all(status in SERVING for status in wanted.values()),
             {name: getattr(status, "value", "MISSING") for name, status in wanted.items()})

@@ -34,7 +34,7 @@ def platform() -> LocalPlatform:
 
 @pytest.fixture(scope="session")
 def client(platform):
-    with httpx.Client(base_url=platform.base_url, timeout=60) as http:
+    with httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         yield http
 
 

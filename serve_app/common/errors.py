@@ -62,6 +62,49 @@ class PayloadTooLarge(PlatformError):
     status, title = 413, "payload_too_large"
 
 
+class Unauthenticated(PlatformError):
+    """No API key, a malformed one, or one that is unknown or revoked."""
+
+    status, title = 401, "unauthenticated"
+    headers = {"WWW-Authenticate": 'Bearer realm="platform"'}
+
+
+class Forbidden(PlatformError):
+    """A valid key without the scope the route needs."""
+
+    status, title = 403, "forbidden"
+
+
+class RequestTimeout(PlatformError):
+    """The client did not send its whole body in time (a slow client holds nothing for long)."""
+
+    status, title = 408, "request_timeout"
+
+
+class HeadersTooLarge(PlatformError):
+    status, title = 431, "request_header_fields_too_large"
+
+
+class RateLimited(PlatformError):
+    """A key's requests or tokens over its tier's limit; `headers` say when to come back."""
+
+    status, title = 429, "rate_limited"
+
+    def __init__(self, detail: str | None = None, headers: dict[str, str] | None = None):
+        super().__init__(detail)
+        self.headers = headers or {}
+
+    def __reduce__(self):
+        return type(self), (self.detail, self.headers)
+
+
+class AuthUnavailable(PlatformError):
+    """The key store or the rate limiter cannot answer and the configured rule is to refuse."""
+
+    status, title = 503, "auth_unavailable"
+    headers = {"Retry-After": "1"}
+
+
 class ModelUnavailable(PlatformError):
     status, title = 503, "model_unavailable"
 

@@ -1,9 +1,12 @@
 """What the ingress asks of LLMServer and what comes back: the one vocabulary both sides of the
 handle speak, whatever HTTP dialect (OpenAI, S1 /infer) the request arrived in."""
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from serve_app.common.input_limits import input_limits
 
 # The sampling bounds, one home for every dialect (OpenAI, S1 /infer, graphs): a request the edge
 # accepts is one SamplingOptions accepts too.
@@ -13,14 +16,63 @@ TopP = Annotated[float, Field(gt=0.0, le=1.0)]
 Choices = Annotated[int, Field(ge=1, le=8)]
 
 
+# JSON may carry a lone surrogate ("\ud800"), which is no character: the tokenizer, a log line or the
+# response could not encode it, so it is refused where it comes in rather than failing (500) later.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    if _SURROGATE.search(text):
+        raise ValueError("must be valid Unicode text (it contains a lone surrogate)")
+    return text
+
+
 def _not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("must contain text, not only whitespace")
     return text
 
 
+# Any client text that reaches a model, a log line or a response (messages, prompts, names).
+Text = Annotated[str, AfterValidator(valid_unicode)]
 # A user's text for the model (S1's query, S0's prompt): blank text is refused, not generated from.
-UserText = Annotated[str, AfterValidator(_not_blank)]
+UserText = Annotated[Text, AfterValidator(_not_blank)]
+
+
+def _each_valid_unicode(texts: str | list[str]) -> str | list[str]:
+    for text in [texts] if isinstance(texts, str) else texts:
+        valid_unicode(text)
+    return texts
+
+
+# OpenAI's one text or list of texts (a prompt, an embedding's input); checked as a whole so an error
+# names the field, not a member of the union.
+Texts = Annotated[str | list[str], AfterValidator(_each_valid_unicode)]
+
+
+def _stop_within_limits(stop: str | list[str] | None) -> str | list[str] | None:
+    # Read per request: the limits change live. An empty stop string is refused by the engine (500).
+    limits = input_limits()
+    stops = [stop] if isinstance(stop, str) else stop or []
+    if len(stops) > limits.stop_sequences:
+        raise ValueError(f"at most {limits.stop_sequences} stop sequences, not {len(stops)}")
+    if not all(1 <= len(text) <= limits.stop_chars for text in stops):
+        raise ValueError(f"each stop sequence must be 1 to {limits.stop_chars} characters")
+    _each_valid_unicode(stops)
+    return stop
+
+
+# OpenAI's `stop`: one string or a list, each checked against input_limits().
+Stop = Annotated[str | list[str] | None, AfterValidator(_stop_within_limits)]
+
+
+def within_completion_budget(choices: int, max_tokens: int | None, names: str) -> None:
+    """Refuse (ValueError naming `names`) a request whose choices x max_tokens is over
+    input_limits().completion_tokens. Without max_tokens the context window bounds each choice."""
+    budget = input_limits().completion_tokens
+    if max_tokens is not None and choices * max_tokens > budget:
+        raise ValueError(f"{names} is {choices} x {max_tokens} = {choices * max_tokens} tokens; "
+                         f"at most {budget} may be generated per request")
 
 
 def caption_prompt(label: str) -> str:
@@ -30,7 +82,7 @@ def caption_prompt(label: str) -> str:
 
 class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: Text
 
 
 class SamplingOptions(BaseModel):

@@ -21,6 +21,13 @@ class PlatformSettings(BaseSettings):
     online_store: OnlineStore = "sqlite"
     # Browser origins allowed to call the HTTP API (S1 §1: CORS for web front ends); none by default.
     cors_origins: list[str] = []
+    # API keys (serve_app/keys): `off` serves every route to anyone (warned about at start-up).
+    auth: Literal["on", "off"] = "on"
+    # Where key records live: `file` (one machine) or `redis` (a fleet, at redis_url).
+    key_store: Literal["file", "redis"] = "file"
+    keys_file: Path = REPO_ROOT / ".data" / "api-keys.json"
+    # The admin key `make run` creates on first set-up, readable by its owner only.
+    admin_key_file: Path = REPO_ROOT / ".data" / "api-key"
 
 
 class LLMSettings(BaseSettings):

@@ -3,6 +3,8 @@
 import re
 from functools import partial
 
+from serve_app.common.input_limits import input_limits
+
 PII_PLACEHOLDERS = {
     "email": "[EMAIL]",
     "rrn": "[RRN]",
@@ -14,7 +16,10 @@ PII_PLACEHOLDERS = {
 # str patterns: \s covers NBSP and U+3000, and \d covers full-width digits, so both are caught.
 _WHITESPACE = re.compile(r"\s+")
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Every pattern runs in linear time: a match starts only where a lookbehind allows it or its quantifiers are
+# bounded, so a long run without spaces is not rescanned from each of its positions. The e-mail's bounds
+# are RFC 5321's (local part 64, domain 253, a label 63).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
 
 # YYMMDD-[1-8]xxxxxx; 5-8 in the seventh digit are foreigner registration numbers.
 _RRN = re.compile(
@@ -39,6 +44,13 @@ _PHONE = re.compile(
 )
 
 _ACCOUNT = re.compile(r"(?<!\d)\d{2,7}(?:-\d{2,7}){1,3}(?!\d)")
+
+
+# Where a cut can never split PII: before a char no pattern matches, or before whitespace that is not
+# followed by a digit or "(" (inside a match, a separator always is).
+_WORD_BREAK = re.compile(r"[^A-Za-z\d._%+@()\s-]|\s(?=[^\s\d(])")
+# How far past max_length masking reads before the output is cut: enough to find a word break after it.
+CUT_MARGIN = 64
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -92,11 +104,24 @@ def collapse_whitespace(text: str) -> str:
     return _WHITESPACE.sub(" ", text).strip()
 
 
+def _clip(text: str, length: int) -> str:
+    """`text` cut to at most `length` chars, at the last word break in the final CUT_MARGIN of them, so the
+    cut splits no e-mail or number (whose unmasked head would then get through); a hard cut if there is none."""
+    if len(text) <= length:
+        return text
+    breaks = [found.start() for found in _WORD_BREAK.finditer(text, max(0, length - CUT_MARGIN), length + 1)]
+    return text[:breaks[-1] if breaks else length]
+
+
 def preprocess_text(text: str, max_length: int) -> str:
-    """Collapse whitespace, mask PII, then cut to `max_length` chars: a cut never splits raw PII."""
+    """Collapse whitespace, mask PII, then cut to `max_length` chars: a cut never splits raw PII.
+
+    The work is bounded whatever comes in: the raw text is cut to input_limits().text_chars before any
+    pattern runs, and masking reads only CUT_MARGIN chars past max_length."""
     if max_length < 0:
         raise ValueError(f"max_length must be >= 0, got {max_length}")
-    return mask_pii(collapse_whitespace(text))[:max_length]
+    text = collapse_whitespace(_clip(text, input_limits().text_chars))
+    return mask_pii(_clip(text, max_length + CUT_MARGIN))[:max_length]
 
 
 def log_excerpt(text: str, limit: int = 50) -> str:

@@ -6,9 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from serve_app.common.tiers import Tier
+
 JobStatus = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "REJECTED", "CANCELLED"]
 TERMINAL = ("SUCCEEDED", "FAILED", "REJECTED", "CANCELLED")
-Tier = Literal["high", "normal", "low"]
 # S0 takes X-Request-Id or clientRequestId as the job id: kept as sent when it is a plain token.
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # The request headers a replay needs; anything else (auth, cookies, Prefer) is not stored.
@@ -45,6 +46,9 @@ class Job(BaseModel):
     status: JobStatus = "QUEUED"
     error: str | None = None
     tier: Tier = "normal"
+    # Whose job it is (the API key's tenant): only that tenant (or an admin) reads or cancels it.
+    tenant: str = "anonymous"
+    key_id: str = "-"
     request: JobRequest
     timeout_s: float
     model: str | None = None

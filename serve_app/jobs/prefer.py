@@ -8,7 +8,8 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.common.errors import MalformedJson, PlatformError, ValidationFailed, as_platform_error
-from serve_app.jobs.model import JobRequest, Tier
+from serve_app.common.tiers import Tier
+from serve_app.jobs.model import JobRequest
 from serve_app.jobs.router import job_id, submit
 from serve_app.problems import problem_response
 

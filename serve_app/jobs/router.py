@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from serve_app.common.errors import UnknownModel, ValidationFailed
 from serve_app.common.generation import MaxTokens, Temperature, TopP, UserText
-from serve_app.jobs.model import JobRequest, JobView, Tier, normalize_id
+from serve_app.common.tiers import Tier, capped
+from serve_app.jobs.model import JobRequest, JobView, normalize_id
 from serve_app.jobs.service import JobService, Refused
 from serve_app.problems import S0_TAG, current_request_id
+from serve_app.security.caller import ANONYMOUS, current_caller
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(max_length=128)]
@@ -72,9 +74,19 @@ def refused(error: Refused) -> JSONResponse:
     return JSONResponse(error.view.model_dump(), status_code=429, headers={"Retry-After": "1"})
 
 
-async def submit(request: Request, kind: str, job_request: JobRequest, location: str, **options) -> JSONResponse:
+def owner() -> str | None:
+    """The tenant whose jobs this request may see; None (every job) for an admin key."""
+    caller = current_caller() or ANONYMOUS
+    return None if "admin" in caller.scopes else caller.tenant
+
+
+async def submit(request: Request, kind: str, job_request: JobRequest, location: str, tier: Tier = "normal",
+                 **options) -> JSONResponse:
+    """Queue the job for the caller's tenant, at the tier asked for but never above the key's own."""
+    caller = current_caller() or ANONYMOUS
     try:
-        job, created = await jobs(request).submit(kind, job_request, **options)
+        job, created = await jobs(request).submit(kind, job_request, tier=capped(tier, caller.tier),
+                                                  tenant=caller.tenant, key_id=caller.key_id, **options)
     except Refused as error:
         return refused(error)
     return accepted(JobView.of(job, None), created, f"{location}/{job.id}")
@@ -122,13 +134,13 @@ async def read_job(job_id: JobId, request: Request,
                    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for an end")] = 0
                    ) -> JobView:
     """The job's status, error, result and timestamps; `?wait=` holds until it ends or the wait is over."""
-    return await jobs(request).view(job_id, wait)
+    return await jobs(request).view(job_id, wait, tenant=owner())
 
 
 @router.delete("/v1/inference/{job_id}", response_model=JobView, tags=[S0_TAG])
 @router.delete("/v1/jobs/{job_id}", response_model=JobView)
 async def cancel_job(job_id: JobId, request: Request, response: Response) -> JobView:
     """Cancel: a queued job never runs; a running one is cancelled inside its deployment (202 until it ends)."""
-    view = await jobs(request).cancel(job_id)
+    view = await jobs(request).cancel(job_id, tenant=owner())
     response.status_code = 202 if view.status == "RUNNING" else 200
     return view

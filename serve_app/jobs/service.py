@@ -7,9 +7,10 @@ import logging
 import time
 import uuid
 
-from serve_app.common.errors import QueueFull, UnknownJob
+from serve_app.common.errors import QueueFull, UnknownJob, ValidationFailed
+from serve_app.common.tiers import Tier
 from serve_app.jobs.metrics import job_metrics
-from serve_app.jobs.model import TERMINAL, Job, JobRequest, JobView, Tier
+from serve_app.jobs.model import TERMINAL, Job, JobRequest, JobView
 from serve_app.jobs.queue import DeadLetter, JobQueue
 from serve_app.jobs.settings import JobSettings
 from serve_app.jobs.store import JobStore
@@ -42,12 +43,16 @@ class JobService:
         return min(requested_s or self.settings.default_timeout_s, self.settings.max_timeout_s)
 
     async def submit(self, kind: str, request: JobRequest, *, job_id: str | None = None, tier: Tier = "normal",
-                     timeout_s: float | None = None, model: str | None = None) -> tuple[Job, bool]:
+                     timeout_s: float | None = None, model: str | None = None,
+                     tenant: str = "anonymous", key_id: str = "-") -> tuple[Job, bool]:
         """(the job, True) once it is queued; (the existing job, False) for an id already taken."""
-        job = Job(id=job_id or str(uuid.uuid4()), kind=kind, tier=tier, request=request,
+        job = Job(id=job_id or str(uuid.uuid4()), kind=kind, tier=tier, tenant=tenant, key_id=key_id, request=request,
                   timeout_s=self.timeout(timeout_s), model=model, queued_at=time.time())
         existing = await asyncio.to_thread(self.store.get, job.id)
         if existing is not None:
+            if existing.tenant != tenant:  # another tenant's id: say nothing of its job
+                raise ValidationFailed("the job id is taken", errors=[
+                    {"field": "X-Request-Id", "message": "names an existing job of another tenant; choose another id"}])
             return existing, False
         depth = await asyncio.to_thread(self.queue.depth)
         job_metrics().queue_depth(depth)
@@ -76,12 +81,13 @@ class JobService:
             "reason": "queue_full", "queue_depth": sum(depth.values())})
         raise Refused(JobView.of(rejected, None))
 
-    async def view(self, job_id: str, wait_s: float = 0) -> JobView:
-        """The job as clients read it; with `wait_s`, once it is terminal or the wait is over."""
+    async def view(self, job_id: str, wait_s: float = 0, tenant: str | None = None) -> JobView:
+        """The job as clients read it; with `wait_s`, once it is terminal or the wait is over. With a
+        `tenant`, another tenant's job is as unknown as a job never submitted."""
         deadline = time.monotonic() + wait_s
         while True:
             job = await asyncio.to_thread(self.store.get, job_id)
-            if job is None:
+            if job is None or tenant not in (None, job.tenant):
                 raise UnknownJob(f"no job {job_id!r}: never submitted, or expired")
             if job.status in TERMINAL or time.monotonic() >= deadline:
                 break
@@ -89,8 +95,9 @@ class JobService:
         result = await asyncio.to_thread(self.store.result, job_id) if job.status in TERMINAL else None
         return JobView.of(job, result)
 
-    async def cancel(self, job_id: str) -> JobView:
+    async def cancel(self, job_id: str, tenant: str | None = None) -> JobView:
         """A queued job ends CANCELLED and never runs; a running one is cancelled in its deployment."""
+        await self.view(job_id, tenant=tenant)  # another tenant's job is unknown
         if await asyncio.to_thread(self.store.cancel, job_id) is None:
             raise UnknownJob(f"no job {job_id!r}: never submitted, or expired")
         return await self.view(job_id)

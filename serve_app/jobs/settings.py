@@ -6,8 +6,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ray.serve.schema import CeleryAdapterConfig, TaskProcessorConfig
 
 from serve_app.common.settings import PlatformSettings
+from serve_app.common.tiers import TIERS
 
-TIERS = ("high", "normal", "low")
+__all__ = ["PRIORITY", "RUN_JOB", "TIERS", "JobSettings", "task_processor_config"]
 # Celery's Redis transport keeps one list per priority step (0, 3, 6, 9) and pops the lowest number first.
 PRIORITY = {"high": 0, "normal": 3, "low": 6}
 RUN_JOB = "run_job"

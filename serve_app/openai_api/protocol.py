@@ -4,9 +4,10 @@ import time
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serve_app.common.generation import ChatMessage, Choices, MaxTokens, SamplingOptions, Temperature, TopP
+from serve_app.common.generation import (ChatMessage, Choices, MaxTokens, SamplingOptions, Stop, Temperature, Text,
+                                         Texts, TopP, within_completion_budget)
 
 
 class StreamOptions(BaseModel):
@@ -17,17 +18,26 @@ class _GenerationParams(BaseModel):
     # Unknown parameters (tools, logprobs, ...) answer 400 naming the field instead of being ignored.
     model_config = ConfigDict(extra="forbid")
 
-    model: str
+    model: Text
     max_tokens: MaxTokens | None = None
     temperature: Temperature = 1.0
     top_p: TopP = 1.0
     n: Choices = 1
-    stop: str | list[str] | None = None
+    stop: Stop = None
     seed: int | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = None  # the caller's end-user id, accepted as OpenAI does
+    user: Text | None = None  # the caller's end-user id, accepted as OpenAI does
     ignore_eos: bool = False  # vLLM's extension
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> "_GenerationParams":
+        within_completion_budget(self.n, *self._max_tokens())
+        return self
+
+    def _max_tokens(self) -> tuple[int | None, str]:
+        """The tokens asked of each choice, and the field that asked."""
+        return self.max_tokens, "n x max_tokens"
 
     def sampling(self, max_tokens: int | None = None) -> SamplingOptions:
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
@@ -43,16 +53,21 @@ class ChatCompletionRequest(_GenerationParams):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: MaxTokens | None = None  # newer clients' name for max_tokens
 
+    def _max_tokens(self) -> tuple[int | None, str]:
+        if self.max_completion_tokens is not None:
+            return self.max_completion_tokens, "n x max_completion_tokens"
+        return super()._max_tokens()
+
 
 class CompletionRequest(_GenerationParams):
-    prompt: str | list[str] = Field(min_length=1)
+    prompt: Texts = Field(min_length=1)
 
 
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str
-    input: str | list[str] = Field(min_length=1, max_length=256)
+    model: Text
+    input: Texts = Field(min_length=1, max_length=256)
     # The official client asks for base64 unless told otherwise.
     encoding_format: Literal["float", "base64"] = "float"
     user: str | None = None

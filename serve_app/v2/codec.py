@@ -6,7 +6,6 @@ the `Inference-Header-Content-Length` header says where the JSON ends and each t
 little-endian length before each element.
 """
 
-import gzip
 import math
 import struct
 import zlib
@@ -14,35 +13,40 @@ import zlib
 import numpy as np
 from pydantic import ValidationError
 
-from serve_app.common.errors import InvalidTensor
+from serve_app.common.errors import InvalidTensor, PayloadTooLarge
+from serve_app.common.input_limits import input_limits
 from serve_app.common.model_metadata import DATATYPE_OF, DATATYPES
 from serve_app.v2.protocol import InferenceRequest, InferenceResponse, RequestInput, ResponseOutput, describe
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
-_DECOMPRESS = {"gzip": gzip.decompress, "deflate": zlib.decompress}
+# zlib's window bits per Content-Encoding: 31 reads a gzip stream, 15 a zlib one (HTTP's "deflate").
+_WBITS = {"gzip": 31, "deflate": 15}
+_STEP = 1 * 1024 * 1024
+# More dimensions than any model takes, and within numpy's own limit (64).
+MAX_DIMS = 32
 
 
 def decode_request(body: bytes, header_length: str | None = None,
                    content_encoding: str | None = None) -> tuple[InferenceRequest, dict[str, np.ndarray]]:
-    """The request and its input tensors by name; raises InvalidTensor for anything malformed."""
+    """The request and its input tensors by name; raises InvalidTensor for anything malformed and
+    PayloadTooLarge for a body that inflates, or inputs that number or measure, past the limits."""
     if content_encoding:
-        if content_encoding not in _DECOMPRESS:
-            raise InvalidTensor(f"unsupported Content-Encoding {content_encoding!r}")
-        try:
-            body = _DECOMPRESS[content_encoding](body)
-        except (OSError, EOFError, zlib.error):
-            raise InvalidTensor(f"the body is not valid {content_encoding}") from None
+        body = _inflate(body, content_encoding)
     split = len(body) if header_length is None else _parse_length(header_length, len(body))
     try:
         request = InferenceRequest.model_validate_json(body[:split])
     except ValidationError as error:
         raise InvalidTensor(f"malformed inference request: {describe(error)}") from None
+    most = input_limits().v2_inputs
+    if len(request.inputs) > most:
+        raise PayloadTooLarge(f"the request has {len(request.inputs)} inputs, the limit is {most}")
     binary, offset, tensors = body[split:], 0, {}
     for tensor in request.inputs:
         if tensor.name in tensors:
             raise InvalidTensor(f"input {tensor.name!r} appears twice")
         if tensor.datatype not in DATATYPES:
             raise InvalidTensor(f"input {tensor.name!r} has unknown datatype {tensor.datatype!r}")
+        _check_shape(tensor)
         size = tensor.parameters.binary_data_size
         if size is None:
             tensors[tensor.name] = _from_json(tensor)
@@ -91,8 +95,54 @@ def encode_response(model_name: str, model_version: str, request_id: str | None,
     return (header + b"".join(chunks), len(header)) if chunks else (header, None)
 
 
+def _inflate(body: bytes, encoding: str) -> bytes:
+    """The decoded body, inflated in steps that stop one byte past the limit: a small body that would
+    inflate to gigabytes is refused holding no more than the limit."""
+    if encoding not in _WBITS:
+        raise InvalidTensor(f"unsupported Content-Encoding {encoding!r}")
+    limits = input_limits()
+    limit = min(limits.decompressed_bytes, limits.decompression_ratio * len(body))
+    inflater = zlib.decompressobj(wbits=_WBITS[encoding])
+    view, offset, parts, size = memoryview(body), 0, [], 0
+    try:
+        while not inflater.eof:
+            # Input in steps too: zlib copies what a step leaves unread (unconsumed_tail) on every call.
+            piece = view[offset:offset + _STEP]
+            part = inflater.decompress(piece, min(_STEP, limit - size + 1))
+            consumed = len(piece) - len(inflater.unconsumed_tail)
+            if not part and not consumed:
+                break  # the body ended before the stream did
+            offset, size = offset + consumed, size + len(part)
+            if size > limit:
+                raise PayloadTooLarge(f"the {encoding} body inflates to more than {limit} bytes, the limit for "
+                                      f"a {len(body)}-byte body ({limits.decompression_ratio} times its size, "
+                                      f"at most {limits.decompressed_bytes})")
+            parts.append(part)
+    except zlib.error:
+        raise InvalidTensor(f"the body is not valid {encoding}") from None
+    # One complete stream and nothing after it: a truncated or padded body is not what the client meant.
+    if not inflater.eof or inflater.unused_data or offset < len(body):
+        raise InvalidTensor(f"the body is not valid {encoding}")
+    return b"".join(parts)
+
+
+def _check_shape(tensor: RequestInput) -> None:
+    """Refuses a shape before numpy sees it: numpy itself fails (a 500) past 64 dimensions or 2**63 bytes,
+    and no request can carry a tensor larger than the largest body it may send or inflate to."""
+    if len(tensor.shape) > MAX_DIMS:
+        raise InvalidTensor(f"input {tensor.name!r} has {len(tensor.shape)} dimensions, the limit is {MAX_DIMS}")
+    limits = input_limits()
+    largest = max(limits.body_bytes.v2, limits.decompressed_bytes)
+    # Zeros are skipped: [0, 10**30] holds nothing, yet numpy cannot make that shape either.
+    extent = math.prod(dim or 1 for dim in tensor.shape) * DATATYPES[tensor.datatype].itemsize
+    if extent > largest:
+        raise PayloadTooLarge(f"input {tensor.name!r} of shape {tensor.shape} and {tensor.datatype} takes more "
+                              f"than the {largest} bytes a request may carry")
+
+
 def _parse_length(value: str, body_length: int) -> int:
-    if not value.isdigit() or int(value) > body_length:
+    # str.isdigit() also accepts "²", which int() refuses; and int() refuses more than 4,300 digits.
+    if not (value.isascii() and value.isdigit() and len(value) <= 20) or int(value) > body_length:
         raise InvalidTensor(f"{HEADER_LENGTH} must be a byte count within the body, not {value!r}")
     return int(value)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from serve_app.common.errors import PlatformError, as_platform_error
+from serve_app.common.errors import as_platform_error
 from serve_app.common.model_metadata import ModelMetadata
 from serve_app.readiness import readiness
 from serve_app.v2 import codec
@@ -34,13 +34,12 @@ class V2Route(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except PlatformError as error:
-                error = as_platform_error(error)
-                logger.info("v2 request failed", extra={"problem": error.title, "detail": error.detail})
-                return _error(error.status, error.detail)
-            except Exception:
-                logger.exception("unhandled error")
-                return _error(500, "internal error")
+            except Exception as error:
+                # Not only our own errors: a full queue (429) or a replica gone (503) is no internal error.
+                # Anything unexpected is logged there and answered as a 500.
+                problem = as_platform_error(error)
+                logger.info("v2 request failed", extra={"problem": problem.title, "detail": problem.detail})
+                return _error(problem.status, problem.detail)
 
         return handle
 
@@ -61,7 +60,7 @@ async def live() -> Response:
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
 @router.get("/health/ready")
 async def ready(request: Request) -> Response:
-    return Response() if readiness()[0] else _error(400, "not every model is ready")
+    return Response() if (await readiness())[0] else _error(400, "not every model is ready")
 
 
 def _models(request: Request) -> ModelRepository:
@@ -76,7 +75,7 @@ async def model_metadata(name: str, request: Request) -> ModelMetadata:
 @router.get("/models/{name}/ready")
 async def model_ready(name: str, request: Request) -> Response:
     model = await _models(request).find(name)
-    if readiness(model.deployments)[0]:
+    if (await readiness(model.deployments))[0]:
         return Response()
     return _error(400, f"model {name!r} is not ready")
 

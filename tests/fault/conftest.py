@@ -52,5 +52,5 @@ def graphs(platform):
     # flaky's faults also come from its user_config, so a test can heal it live, without restarting anything.
     with reconfigured(platform, {"flaky": {"user_config": FAULTS["flaky"]}},
                       args={"models": INJECTORS, "graphs": GRAPHS}) as config, \
-            httpx.Client(base_url=platform.base_url, timeout=30) as http:
+            httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
         yield http, config

@@ -80,7 +80,7 @@ def test_a_hung_node_times_out_without_blocking_others(graphs):
     http, _ = graphs
 
     async def both():
-        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=http.base_url, headers=http.headers, timeout=30) as client:
             started = time.perf_counter()
             hung = asyncio.create_task(client.post("/v1/graphs/hanging", json={"x": 1}))
             await asyncio.sleep(0.05)
@@ -127,7 +127,7 @@ def test_a_batch_that_runs_out_of_memory_is_retried_in_smaller_batches(graphs, c
     http, _ = graphs
 
     async def together():
-        async with httpx.AsyncClient(base_url=http.base_url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=http.base_url, headers=http.headers, timeout=30) as client:
             return await asyncio.gather(*(client.post("/v1/graphs/batched", json={"i": i}) for i in range(12)))
 
     answers = asyncio.run(together())

@@ -8,6 +8,7 @@ import tritonclient.http as triton
 
 from serve_app.common.settings import REPO_ROOT
 from serve_app.local_cluster import reconfigured
+from tests.integration.triton_auth import BearerAuth
 
 MODELS = {"TextStats": {"import_path": "tests.integration.added_model.text_stats:TextStats",
                         "init_args": {"version": "2026-11"}}}
@@ -21,12 +22,13 @@ def added(platform):
     # The test file is not part of the installed packages: the application's workers find it on PYTHONPATH.
     runtime_env = {"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}
     with reconfigured(platform, {}, args={"models": MODELS, "graphs": GRAPHS}, runtime_env=runtime_env), \
-            httpx.Client(base_url=platform.base_url, timeout=60) as http:
+            httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         yield http
 
 
 def test_the_added_model_answers_over_v2(added, platform):
     with triton.InferenceServerClient(platform.base_url.removeprefix("http://")) as client:
+        client.register_plugin(BearerAuth(platform.api_key))
         metadata = client.get_model_metadata("text_stats")
         assert (metadata["versions"], metadata["platform"]) == (["2026-11"], "python")
         assert client.is_model_ready("text_stats")

@@ -32,12 +32,12 @@ def test_review_analysis_refuses_a_concurrent_duplicate_and_reuses_a_recent_resu
     body = {"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "weekly", "reviews": REVIEWS}
 
     async def twice():
-        async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
             return await asyncio.gather(*(http.post("/v1/graphs/review_analysis", json=body) for _ in range(2)))
 
     statuses = sorted(response.status_code for response in asyncio.run(twice()))
     assert statuses == [200, 409]
-    with httpx.Client(base_url=platform.base_url, timeout=60) as http:
+    with httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         again = http.post("/v1/graphs/review_analysis", json=body)
         other = http.post("/v1/graphs/review_analysis", json={**body, "analysis": "monthly"})
     assert again.status_code == 200 and again.json()["reused"] is True
@@ -50,7 +50,7 @@ def test_a_concurrent_duplicate_is_refused_over_v2_as_over_http(platform):
     row = {"inputs": [{"name": "INPUT", "datatype": "BYTES", "shape": [1], "data": [json.dumps(body)]}]}
 
     async def both():
-        async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
+        async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
             return await asyncio.gather(http.post("/v1/graphs/review_analysis", json=body),
                                         http.post("/v2/models/review_analysis/infer", json=row))
 

@@ -22,7 +22,7 @@ def test_infer_returns_every_sequence_asked_for(client):
 
 def test_infer_stream_sends_text_events_then_done(platform):
     body = {"query": "Describe the image.", "max_length": 12, "temperature": 0}
-    with httpx.stream("POST", f"{platform.base_url}/infer/stream", json=body, timeout=30) as response:
+    with httpx.stream("POST", f"{platform.base_url}/infer/stream", headers=platform.headers, json=body, timeout=30) as response:
         assert response.status_code == 200
         events = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "data: [DONE]" and len(events) > 2

@@ -57,7 +57,7 @@ class TestUnderTightLimits:
 
     def test_past_the_concurrency_limit_requests_get_429_at_once(self, platform):
         async def burst() -> list[tuple[int, float, httpx.Response]]:
-            async with httpx.AsyncClient(base_url=platform.base_url, timeout=30) as http:
+            async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
                 async def one():
                     started = time.perf_counter()
                     response = await http.post("/v1/completions", json=LONG)
@@ -77,7 +77,7 @@ class TestUnderTightLimits:
     def test_timeout_is_503_with_s1_message_and_the_engine_stops(self, platform, engine_stats):
         request_id = f"timeout-{uuid.uuid4()}"
         async def call_while_watching():
-            async with httpx.AsyncClient(base_url=platform.base_url, timeout=30) as http:
+            async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
                 call = asyncio.create_task(http.post("/v1/completions", json=LONG, headers={"X-Request-Id": request_id}))
                 running = await asyncio.to_thread(wait_for, lambda: engine_stats()["unfinished"] >= 1, 5)
                 return running, await call
@@ -96,7 +96,7 @@ class TestUnderTightLimits:
 
 def test_client_disconnect_mid_stream_aborts_the_engine_request(platform, engine_stats):
     request_id = f"gone-{uuid.uuid4()}"
-    with httpx.stream("POST", f"{platform.base_url}/v1/completions", json={**LONG, "stream": True},
+    with httpx.stream("POST", f"{platform.base_url}/v1/completions", headers=platform.headers, json={**LONG, "stream": True},
                       headers={"X-Request-Id": request_id}, timeout=30) as response:
         lines = response.iter_lines()  # kept: a dropped line iterator closes the connection itself
         assert next(lines).startswith("data: ")
@@ -112,7 +112,7 @@ def test_fallback_answers_200_with_the_configured_text(platform):
     fallback = "잠시 후 다시 시도해 주세요."
     changes = {"LLMServer": TIGHT_LLM,
                "Ingress": user_config_change("Ingress", llm={"llm_fallback_response": fallback})}
-    with reconfigured(platform, changes), httpx.Client(base_url=platform.base_url, timeout=30) as http:
+    with reconfigured(platform, changes), httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
         response = http.post("/v1/completions", json=LONG)  # times out
         assert response.status_code == 200
         assert [choice["text"] for choice in response.json()["choices"]] == [fallback] * 8
@@ -124,7 +124,7 @@ def test_fallback_answers_200_with_the_configured_text(platform):
 def test_semantic_cache_answers_near_duplicates_with_the_same_params(platform):
     cache = user_config_change("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.9})
     ask = {"model": "tiny-llama", "max_tokens": 16, "temperature": 0}
-    with reconfigured(platform, {"Ingress": cache}), httpx.Client(base_url=platform.base_url, timeout=30) as http:
+    with reconfigured(platform, {"Ingress": cache}), httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
         def chat(text: str, **params) -> httpx.Response:
             return http.post("/v1/chat/completions",
                              json={**ask, **params, "messages": [{"role": "user", "content": text}]})

@@ -12,7 +12,7 @@ EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 @pytest.fixture(scope="module")
 def oai(platform) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{platform.base_url}/v1", api_key="unused", max_retries=0)
+    return openai.OpenAI(base_url=f"{platform.base_url}/v1", api_key=platform.api_key, max_retries=0)
 
 
 def test_models_lists_the_llm_and_the_embedder(oai):
@@ -57,7 +57,7 @@ def test_completions_honour_max_tokens_stop_n_and_seed(oai):
 
 def test_streamed_completion_ends_with_done(platform):
     body = {"model": MODEL, "prompt": "The service", "max_tokens": 8, "temperature": 0, "stream": True}
-    with httpx.stream("POST", f"{platform.base_url}/v1/completions", json=body, timeout=30) as response:
+    with httpx.stream("POST", f"{platform.base_url}/v1/completions", headers=platform.headers, json=body, timeout=30) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         events = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "data: [DONE]" and len(events) > 2

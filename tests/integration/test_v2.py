@@ -11,6 +11,7 @@ from tritonclient.utils import InferenceServerException
 
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
+from tests.integration.triton_auth import BearerAuth
 
 IMAGES = np.array([shape_png(label, seed) for seed in (2000, 2001) for label in SHAPE_LABELS], dtype=object)
 EXPECTED = [label for _ in (2000, 2001) for label in SHAPE_LABELS]
@@ -19,6 +20,7 @@ EXPECTED = [label for _ in (2000, 2001) for label in SHAPE_LABELS]
 @pytest.fixture(scope="module")
 def triton_client(platform):
     with triton.InferenceServerClient(url=platform.base_url.removeprefix("http://"), network_timeout=120) as client:
+        client.register_plugin(BearerAuth(platform.api_key))
         yield client
 
 
@@ -131,7 +133,7 @@ def test_bad_inputs_are_400_with_a_v2_error(triton_client, model, inputs, messag
 def test_request_body_from_tritonclient_over_plain_http(platform):
     request, header_length = triton.InferenceServerClient.generate_request_body([tensor("IMAGE", IMAGES[:2])])
     response = httpx.post(f"{platform.base_url}/v2/models/classify/infer", content=request, timeout=60,
-                          headers={"Inference-Header-Content-Length": str(header_length)})
+                          headers={**platform.headers, "Inference-Header-Content-Length": str(header_length)})
     assert response.status_code == 200 and response.headers["content-type"] == "application/octet-stream"
     result = triton.InferenceServerClient.parse_response_body(
         response.content, header_length=int(response.headers["Inference-Header-Content-Length"]))
@@ -142,7 +144,7 @@ def test_wrong_byte_size_is_400_with_a_v2_error(platform):
     header = json.dumps({"inputs": [{"name": "FEATURES", "shape": [1, 5], "datatype": "FP32",
                                      "parameters": {"binary_data_size": 16}}]}).encode()
     response = httpx.post(f"{platform.base_url}/v2/models/ranker/infer", content=header + bytes(16),
-                          headers={"Inference-Header-Content-Length": str(len(header))}, timeout=60)
+                          headers={**platform.headers, "Inference-Header-Content-Length": str(len(header))}, timeout=60)
     assert response.status_code == 400
     assert response.json() == {"error": "input 'FEATURES' has 16 bytes, [1, 5] of FP32 needs 20"}
 

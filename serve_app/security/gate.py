@@ -1,0 +1,160 @@
+"""The gate every HTTP request passes before a route: request id and header size, API key and scopes,
+rate limits, then the body, read whole within its limits. Refusals are problem+json (V2's own error
+body on /v2) with the right status, and every answer carries the security headers."""
+
+import logging
+import re
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serve_app.common.errors import (Forbidden, HeadersTooLarge, InvalidRequest, PlatformError, Unauthenticated,
+                                     as_platform_error)
+from serve_app.common.input_limits import set_input_limits
+from serve_app.common.settings import PlatformSettings
+from serve_app.keys import open_key_store
+from serve_app.problems import problem_response
+from serve_app.security.body import ClientGone, check_json_depth, read_body, replaying
+from serve_app.security.caller import ANONYMOUS, CURRENT, Caller
+from serve_app.security.config import SecurityConfig
+from serve_app.security.families import OPEN, body_family, required_scopes, route_family
+from serve_app.security.key_table import KeyTable
+from serve_app.security.metrics import SecurityMetrics
+from serve_app.security.rate_limits import RateLimiter
+
+logger = logging.getLogger("ray.serve")
+_PRINTABLE = re.compile(r"[\x21-\x7e]*")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The API sends JSON only; the docs page needs its scripts, so it gets no content security policy.
+_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
+_API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+
+
+class Guard:
+    """What the gate checks against: the key table, the rate limiter, the limits; made by the Ingress."""
+
+    def __init__(self, settings: PlatformSettings):
+        self.auth = settings.auth == "on"
+        if not self.auth:
+            logger.warning("PLATFORM_AUTH=off: every route is open to anyone who can reach this port")
+        self.keys = KeyTable(open_key_store(settings.key_store, settings.keys_file, settings.redis_url))
+        self.limiter = RateLimiter(settings.redis_url, SecurityConfig().rate_limits)
+        self.metrics = SecurityMetrics()
+        self.configure(SecurityConfig())
+
+    def configure(self, config: SecurityConfig) -> None:
+        self.config = config
+        self.keys.refresh_s = config.key_refresh_s
+        self.limiter.config = config.rate_limits
+        set_input_limits(config.limits)
+
+    async def admit(self, scope: Scope, family: str) -> Caller:
+        """The caller this request is for, or the refusal: 401, 403, 429 (or 503 when the stores are down
+        and the rule is to refuse)."""
+        headers = Headers(scope=scope)
+        self._check_headers(scope, headers)
+        if family in OPEN:
+            return ANONYMOUS
+        caller = await self._authenticate(headers, family, scope) if self.auth else ANONYMOUS
+        await self.limiter.admit(caller, llm=family == "llm")
+        return caller
+
+    def _check_headers(self, scope: Scope, headers: Headers) -> None:
+        size = sum(len(name) + len(value) for name, value in scope["headers"])
+        if size > self.config.header_bytes:
+            raise HeadersTooLarge(f"request headers take {size} bytes, the limit is {self.config.header_bytes}")
+        request_id = headers.get("x-request-id")
+        limit = self.config.limits.request_id_length
+        if request_id is not None and (len(request_id) > limit or not _PRINTABLE.fullmatch(request_id)):
+            raise InvalidRequest(f"X-Request-Id must be 1-{limit} printable ASCII characters")
+
+    async def _authenticate(self, headers: Headers, family: str, scope: Scope) -> Caller:
+        presented = _presented_key(headers)
+        if presented is None:
+            self.metrics.auth_failure("missing")
+            raise Unauthenticated("send an API key: Authorization: Bearer <key> or X-API-Key: <key>")
+        record = await self.keys.lookup(presented)
+        if record is None:
+            self.metrics.auth_failure("invalid")
+            logger.warning("authentication failed", extra={"key_prefix": presented[:12], "path": scope["path"]})
+            raise Unauthenticated("the API key is malformed, unknown or revoked")
+        prefer = ",".join(headers.getlist("prefer")).lower()
+        needed = required_scopes(family, scope["method"], scope["path"], "respond-async" in prefer)
+        missing = sorted(scope_ for scope_ in needed if not record.allows(scope_))
+        if missing:
+            self.metrics.auth_failure("forbidden")
+            raise Forbidden(f"this API key lacks the scope {', '.join(missing)}")
+        return Caller(key_id=record.id, tenant=record.tenant, tier=record.tier, scopes=record.scopes,
+                      meter=self.charge)
+
+    async def charge(self, caller: Caller, tokens: int) -> None:
+        self.metrics.tokens(caller.tenant, tokens)
+        await self.limiter.charge(caller, tokens)
+
+
+def _presented_key(headers: Headers) -> str | None:
+    authorization = headers.get("authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return headers.get("x-api-key") or None
+
+
+class Gate:
+    """ASGI middleware in front of every route; the Guard it asks is the app's (`app.state.guard`)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        family = route_family(scope["path"])
+        send = _with_security_headers(send, family)
+        replayed = CURRENT.get()  # a job run in-process was admitted when it was submitted
+        guard: Guard = scope["app"].state.guard
+        try:
+            caller = replayed or await guard.admit(scope, family)
+            if scope["method"] in _BODY_METHODS:
+                receive = await self._bounded(scope, receive, family, guard)
+        except ClientGone:
+            return
+        except PlatformError as error:
+            return await _refuse(scope, receive, send, family, as_platform_error(error), guard)
+        guard.metrics.request(caller.tenant, family)
+        token = CURRENT.set(caller)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            CURRENT.reset(token)
+
+    async def _bounded(self, scope: Scope, receive: Receive, family: str, guard: Guard) -> Receive:
+        limits = guard.config.limits
+        headers = Headers(scope=scope)
+        body = await read_body(receive, getattr(limits.body_bytes, body_family(family)), guard.config.body_timeout_s,
+                               headers.get("content-length"))
+        if "json" in headers.get("content-type", ""):
+            check_json_depth(body, limits.json_depth)
+        return replaying(body, receive)
+
+
+def _with_security_headers(send: Send, family: str) -> Send:
+    extra = _HEADERS if family == "docs" else [*_HEADERS, _API_CSP]
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return sending
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, family: str, error: PlatformError, guard: Guard) -> None:
+    guard.metrics.refusal(error.title, family)
+    if family == "v2":  # V2 clients read {"error": ...}
+        response = JSONResponse({"error": error.detail}, status_code=error.status, headers=getattr(error, "headers", None))
+    else:
+        response = problem_response(error)
+    await response(scope, receive, send)
