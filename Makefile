@@ -16,6 +16,8 @@ export RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE ?= 1
 # Handle calls between replicas go over gRPC, which refuses messages over 4 MiB by default: raised
 # above the largest body the gate admits (serve_app/common/input_limits.py), so no payload dies inside.
 export RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH ?= 67108864
+# Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
+export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
 .PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize
 

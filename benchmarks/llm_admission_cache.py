@@ -74,7 +74,7 @@ def _summary(answers: list[tuple[float, str]]) -> dict:
 async def semantic_cache(platform: LocalPlatform) -> dict:
     questions = [question.format(name) for question, _ in CACHE_TEMPLATES for name in RESTAURANTS]
     twins = [twin.format(name) for _, twin in CACHE_TEMPLATES for name in RESTAURANTS]
-    async with httpx.AsyncClient(base_url=platform.base_url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         off = await _ask(http, questions)
         cache = user_config_change("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.95})
         with reconfigured(platform, {"Ingress": cache}):

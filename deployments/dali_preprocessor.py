@@ -13,6 +13,7 @@ from deployments.dali_pipeline import build_pipeline
 from serve_app.common.shapes import shape_png
 from serve_app.common.batching import BatchingConfig, apply_batching
 from serve_app.common.errors import InvalidImage
+from serve_app.common.images import check_image
 from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
 
 logger = logging.getLogger("ray.serve")
@@ -75,6 +76,8 @@ class DaliPreprocessor:
         return await asyncio.to_thread(self._decode_each, images)
 
     async def preprocess(self, image: bytes) -> np.ndarray:
+        # Whatever the caller checked: DALI allocates every pixel a header declares, so too many never reach it.
+        check_image(image)
         result = await self._preprocess_batch(image)
         if isinstance(result, InvalidImage):
             raise result

@@ -34,18 +34,27 @@ def sampling_params(options: SamplingOptions, prompt_tokens: int, max_model_len:
     from vllm import SamplingParams
     from vllm.sampling_params import RequestOutputKind
 
-    return SamplingParams(
-        n=options.n, temperature=options.temperature, top_p=options.top_p, seed=options.seed,
-        stop=list(options.stop) or None, ignore_eos=options.ignore_eos,
-        max_tokens=options.max_tokens or max_model_len - prompt_tokens,
-        output_kind=RequestOutputKind.DELTA)
+    try:
+        return SamplingParams(
+            n=options.n, temperature=options.temperature, top_p=options.top_p, seed=options.seed,
+            stop=list(options.stop) or None, ignore_eos=options.ignore_eos,
+            max_tokens=options.max_tokens or max_model_len - prompt_tokens,
+            output_kind=RequestOutputKind.DELTA)
+    except Exception as error:  # vLLM refuses a combination (greedy with n > 1, ...): the client's mistake
+        raise engine_error(error, 0) from None
 
 
 def engine_error(error: BaseException, timeout_s: float) -> PlatformError:
     """The platform error S1 prescribes for an exception out of the engine."""
     if isinstance(error, TimeoutError):
         return InferenceTimeout.after(timeout_s)
-    if isinstance(error, ValueError) and not isinstance(error, PlatformError):  # vLLM's validation of a request
+    if _is_validation_error(error):  # vLLM's validation of a request
         return InvalidRequest(str(error))
     # S1 passes any other engine failure's message on with a 503.
     return as_platform_error(error, otherwise=InferenceFailed(str(error) or type(error).__name__))
+
+
+def _is_validation_error(error: BaseException) -> bool:
+    # vLLM raises ValueError or its own VLLMValidationError (not a ValueError) for a request it refuses.
+    return not isinstance(error, PlatformError) and (
+        isinstance(error, ValueError) or any(cls.__name__ == "VLLMValidationError" for cls in type(error).__mro__))

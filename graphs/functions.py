@@ -5,14 +5,17 @@ from collections.abc import Callable
 from typing import Any
 
 from serve_app.common.generation import ChatMessage, GenerationRequest, SamplingOptions
-from serve_app.common.images import ImageRequest
-from serve_app.common.text_preprocessing import mask_pii
+from serve_app.common.images import ImageRequest, check_image
+from serve_app.common.text_preprocessing import preprocess_text
 
 
 def decode_image(image: str | bytes) -> bytes:
-    """base64 PNG/JPEG → bytes, InvalidImage (400) otherwise. Raw bytes (KServe V2 BYTES tensors) pass
-    as they are: the preprocessor refuses what it cannot decode."""
-    return image if isinstance(image, bytes) else ImageRequest(image=image).image_bytes()
+    """base64 PNG/JPEG (or raw bytes, from a KServe V2 BYTES tensor) → bytes; InvalidImage (400) for what is
+    not a PNG/JPEG, PayloadTooLarge (413) for more pixels than the limit, both before any decoder runs."""
+    if not isinstance(image, bytes):
+        return ImageRequest(image=image).image_bytes()
+    check_image(image)
+    return image
 
 
 def constant(value: Any) -> Any:
@@ -32,9 +35,10 @@ def item_ids(items: list[dict], k: int = 3) -> str:
     return ", ".join(str(item["item_id"]) for item in items[:k])
 
 
-def masked_reviews(reviews: list[str], limit: int = 5) -> str:
-    """Up to `limit` review texts, PII masked, one per line."""
-    return "\n".join(mask_pii(" ".join(review.split())) for review in reviews[:limit])
+def masked_reviews(reviews: list[str], limit: int = 5, max_chars: int = 4096) -> str:
+    """Up to `limit` review texts, PII masked and each cut to `max_chars`, one per line: the masking runs on
+    the event loop, so its cost is bounded whatever the graph's input declares."""
+    return "\n".join(preprocess_text(review, max_chars) for review in reviews[:limit])
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

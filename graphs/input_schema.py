@@ -3,8 +3,10 @@ runs: a missing, unknown or out-of-range field is a 422 naming it, not a failure
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WrapValidator, create_model,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WrapValidator,
+                      create_model, model_validator)
+
+from serve_app.common.generation import valid_unicode
 
 
 def _whole_number(value: Any) -> Any:
@@ -19,9 +21,12 @@ def _raw_bytes(value: Any, validate: Any) -> Any:
     return value if isinstance(value, bytes) else validate(value)
 
 
-TYPES: dict[str, Any] = {
-    "string": Annotated[str, WrapValidator(_raw_bytes), PlainSerializer(lambda value: value)], "integer": Annotated[int, BeforeValidator(_whole_number)], "number": float,
-    "boolean": bool, "array": list, "object": dict,
+# Each type and the validators around it. A string's text must be valid Unicode (it may reach a model, a
+# log line or a Redis key).
+TYPES: dict[str, tuple] = {
+    "string": (str, AfterValidator(valid_unicode), WrapValidator(_raw_bytes), PlainSerializer(lambda value: value)),
+    "integer": (int, BeforeValidator(_whole_number)), "number": (float,), "boolean": (bool,), "array": (list,),
+    "object": (dict,),
 }
 
 
@@ -36,6 +41,8 @@ class InputField(BaseModel):
     le: float | None = None
     min_length: int | None = Field(default=None, ge=0)
     max_length: int | None = Field(default=None, ge=0)
+    # An array's elements, each checked as a field of its own (max_length bounds each review's text, say).
+    items: "InputField | None" = None
     description: str | None = None
 
     @model_validator(mode="after")
@@ -44,12 +51,24 @@ class InputField(BaseModel):
             raise ValueError(f"ge/le bound numbers, not a {self.type}")
         if self.type not in ("string", "array", "object") and (self.min_length, self.max_length) != (None, None):
             raise ValueError(f"min_length/max_length bound strings, arrays and objects, not a {self.type}")
+        if self.items is not None and self.type != "array":
+            raise ValueError(f"items declare an array's elements, not a {self.type}'s")
+        if self.items is not None and "default" in self.items.model_fields_set:
+            raise ValueError("items take no default: an array's elements are all sent")
         return self
 
+    def checked_type(self) -> Any:
+        """The type with its bounds and validators. The bounds come first so that they check the value itself
+        (a string's characters, not "items after validation"); raw bytes still skip a string's checks."""
+        bounds = self.model_dump(include={"ge", "le", "min_length", "max_length"}, exclude_none=True)
+        base, *validators = TYPES[self.type]
+        if self.items is not None:
+            base = list[self.items.checked_type()]
+        return Annotated[base, Field(**bounds), *validators]
+
     def annotation(self) -> tuple[Any, Any]:
-        bounds = self.model_dump(exclude={"type", "default"}, exclude_none=True)
         required = "default" not in self.model_fields_set
-        return TYPES[self.type], Field(... if required else self.default, **bounds)
+        return self.checked_type(), Field(... if required else self.default, description=self.description)
 
 
 def input_model(graph: str, fields: dict[str, InputField]) -> type[BaseModel]:

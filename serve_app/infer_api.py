@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from serve_app.common.generation import (ChatMessage, Choices, GenerationRequest, MaxTokens, SamplingOptions,
                                          StreamEvent, Temperature, TopP, UserText, within_completion_budget)
 from serve_app.llm_service import SOURCE_HEADER, LLMService
-from serve_app.sse import HEADERS, sse_stream
+from serve_app.sse import HEADERS, STREAMED, sse_stream
 
 router = APIRouter(tags=["s1"])
 
@@ -58,7 +58,8 @@ async def _texts(events: AsyncIterator[StreamEvent]) -> AsyncIterator[dict]:
                 yield {"index": delta.index, "text": delta.text}
 
 
-@router.post("/infer/stream")
+@router.post("/infer/stream", response_class=StreamingResponse,
+             responses={200: {"description": "data: {index, text} events, then data: [DONE]", **STREAMED[200]}})
 async def infer_stream(body: InferRequest, request: Request) -> StreamingResponse:
     """Server-sent events: `data: {"index", "text"}` per piece of text, then `data: [DONE]`."""
     service: LLMService = request.app.state.llm

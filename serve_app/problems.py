@@ -12,6 +12,7 @@ from ray.serve.context import _get_serve_request_context
 
 from serve_app.common.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
                                      ValidationFailed, as_platform_error)
+from serve_app.common.input_limits import valid_request_id
 
 logger = logging.getLogger("ray.serve")
 # Routes tagged so answer 400 to an invalid body, as OpenAI's API and S0 do; their clients expect it.
@@ -32,7 +33,8 @@ class Problem(BaseModel):
 
 def current_request_id() -> str | None:
     """Serve's request id: the client's X-Request-Id, or one Serve generated; it follows every handle call."""
-    return _get_serve_request_context().request_id or None
+    request_id = _get_serve_request_context().request_id
+    return request_id if request_id and valid_request_id(request_id) else None
 
 
 def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None,
@@ -57,10 +59,16 @@ async def _platform_error(_: Request, error: PlatformError) -> JSONResponse:
     return problem_response(error)
 
 
+def is_json(content_type: str) -> bool:
+    """application/json, or a structured syntax suffix (application/problem+json), any parameters."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     # FastAPI parses a body as JSON only when it says so (curl -d sends a form content type).
     content_type = request.headers.get("content-type", "")
-    if request.method == "POST" and "json" not in content_type:
+    if request.method == "POST" and not is_json(content_type):
         return problem_response(UnsupportedMediaType(
             f"send the body as JSON with Content-Type: application/json, not {content_type or 'nothing'!r}"))
     issues = error.errors()

@@ -9,6 +9,8 @@ from serve_app.common.errors import as_platform_error
 
 DONE = "data: [DONE]\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# For the OpenAPI document: a streamed answer (stream: true) comes as text/event-stream.
+STREAMED = {200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}}
 
 
 def sse(payload: BaseModel | dict) -> str:

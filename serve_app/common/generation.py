@@ -22,6 +22,7 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def valid_unicode(text: str) -> str:
+    """`text` as it is; ValueError when it holds a lone surrogate."""
     if _SURROGATE.search(text):
         raise ValueError("must be valid Unicode text (it contains a lone surrogate)")
     return text

@@ -49,6 +49,12 @@ def input_limits() -> InputLimits:
     return _current
 
 
+def valid_request_id(value: str) -> bool:
+    """A client's X-Request-Id fit to echo and log: 1 to request_id_length printable ASCII characters."""
+    return 0 < len(value) <= _current.request_id_length and value.isascii() and value.isprintable() \
+        and " " not in value
+
+
 def set_input_limits(limits: InputLimits) -> None:
     global _current
     _current = limits

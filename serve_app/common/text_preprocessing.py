@@ -16,10 +16,11 @@ PII_PLACEHOLDERS = {
 # str patterns: \s covers NBSP and U+3000, and \d covers full-width digits, so both are caught.
 _WHITESPACE = re.compile(r"\s+")
 
-# Every pattern runs in linear time: a match starts only where a lookbehind allows it or its quantifiers are
-# bounded, so a long run without spaces is not rescanned from each of its positions. The e-mail's bounds
-# are RFC 5321's (local part 64, domain 253, a label 63).
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+# Every pattern runs in linear time: a lookbehind keeps a match from starting inside a run of the chars it
+# is made of, and its quantifiers are bounded or read that run once, so a long run without spaces is not
+# rescanned from each of its positions (200,000 letters took 90 s before). So an e-mail starts where its run
+# of local-part chars starts; one glued to the end of another ("a@b.com.c@d.com") is not masked.
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 # YYMMDD-[1-8]xxxxxx; 5-8 in the seventh digit are foreigner registration numbers.
 _RRN = re.compile(

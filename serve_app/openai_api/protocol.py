@@ -70,7 +70,7 @@ class EmbeddingRequest(BaseModel):
     input: Texts = Field(min_length=1, max_length=256)
     # The official client asks for base64 unless told otherwise.
     encoding_format: Literal["float", "base64"] = "float"
-    user: str | None = None
+    user: Text | None = None
 
     def texts(self) -> list[str]:
         return [self.input] if isinstance(self.input, str) else self.input

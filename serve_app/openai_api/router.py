@@ -9,7 +9,7 @@ from serve_app.llm_service import SOURCE_HEADER, LLMService
 from serve_app.problems import OPENAI_TAG
 from serve_app.openai_api.protocol import (ChatCompletion, ChatCompletionRequest, CompletionRequest,
                                            EmbeddingList, EmbeddingRequest, ModelCard, ModelList, TextCompletion)
-from serve_app.sse import HEADERS as SSE_HEADERS
+from serve_app.sse import HEADERS as SSE_HEADERS, STREAMED
 from serve_app.openai_api.serving import (chat_completion, chat_stream, embedding_list, text_completion,
                                           text_stream)
 
@@ -44,13 +44,13 @@ async def _generate(request: Request, response: Response, body: ChatCompletionRe
     return as_whole(body.model, completion)
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion)
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=STREAMED)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request, response: Response):
     generation = GenerationRequest(messages=body.messages, sampling=body.sampling(body.max_completion_tokens))
     return await _generate(request, response, body, generation, chat_stream, chat_completion)
 
 
-@router.post("/v1/completions", response_model=TextCompletion)
+@router.post("/v1/completions", response_model=TextCompletion, responses=STREAMED)
 async def create_completion(body: CompletionRequest, request: Request, response: Response):
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if len(prompts) != 1:

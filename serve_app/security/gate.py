@@ -3,7 +3,6 @@ rate limits, then the body, read whole within its limits. Refusals are problem+j
 body on /v2) with the right status, and every answer carries the security headers."""
 
 import logging
-import re
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -11,10 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve_app.common.errors import (Forbidden, HeadersTooLarge, InvalidRequest, PlatformError, Unauthenticated,
                                      as_platform_error)
-from serve_app.common.input_limits import set_input_limits
+from serve_app.common.input_limits import set_input_limits, valid_request_id
 from serve_app.common.settings import PlatformSettings
 from serve_app.keys import open_key_store
-from serve_app.problems import problem_response
+from serve_app.problems import is_json, problem_response
 from serve_app.security.body import ClientGone, check_json_depth, read_body, replaying
 from serve_app.security.caller import ANONYMOUS, CURRENT, Caller
 from serve_app.security.config import SecurityConfig
@@ -24,7 +23,6 @@ from serve_app.security.metrics import SecurityMetrics
 from serve_app.security.rate_limits import RateLimiter
 
 logger = logging.getLogger("ray.serve")
-_PRINTABLE = re.compile(r"[\x21-\x7e]*")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The API sends JSON only; the docs page needs its scripts, so it gets no content security policy.
 _HEADERS = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
@@ -66,8 +64,8 @@ class Guard:
         if size > self.config.header_bytes:
             raise HeadersTooLarge(f"request headers take {size} bytes, the limit is {self.config.header_bytes}")
         request_id = headers.get("x-request-id")
-        limit = self.config.limits.request_id_length
-        if request_id is not None and (len(request_id) > limit or not _PRINTABLE.fullmatch(request_id)):
+        if request_id is not None and not valid_request_id(request_id):
+            limit = self.config.limits.request_id_length
             raise InvalidRequest(f"X-Request-Id must be 1-{limit} printable ASCII characters")
 
     async def _authenticate(self, headers: Headers, family: str, scope: Scope) -> Caller:
@@ -135,7 +133,7 @@ class Gate:
         headers = Headers(scope=scope)
         body = await read_body(receive, getattr(limits.body_bytes, body_family(family)), guard.config.body_timeout_s,
                                headers.get("content-length"))
-        if "json" in headers.get("content-type", ""):
+        if is_json(headers.get("content-type", "")):
             check_json_depth(body, limits.json_depth)
         return replaying(body, receive)
 

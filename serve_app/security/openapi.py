@@ -30,7 +30,7 @@ def _answers(path: str, method: str, family: str) -> dict[str, str]:
         answers |= _KEYED
     if method in ("post", "put", "patch"):
         answers |= _BODY
-    if "{" in path or family in ("llm", "v2"):
+    if "{" in path or family in ("llm", "v2", "jobs"):
         answers |= _PATH_PARAMETER
     return answers
 
@@ -53,8 +53,10 @@ def document_security(app: FastAPI) -> None:
             for method, operation in operations.items():
                 operation["security"] = [] if family in OPEN else _SECURITY
                 responses = operation.setdefault("responses", {})
-                for status, why in _answers(path, method, family).items():
-                    # FastAPI's own 422 (HTTPValidationError as application/json) is not what is sent.
+                answers = _answers(path, method, family)
+                if "422" in responses:  # FastAPI's HTTPValidationError (application/json) is not what is sent
+                    answers["422"] = _BODY["422"]
+                for status, why in answers.items():
                     if status not in responses or status == "422":
                         responses[status] = {"description": why, "content": body}
         return schema

@@ -21,6 +21,7 @@ from serve_app.v2.protocol import InferenceRequest, InferenceResponse, RequestIn
 HEADER_LENGTH = "Inference-Header-Content-Length"
 # zlib's window bits per Content-Encoding: 31 reads a gzip stream, 15 a zlib one (HTTP's "deflate").
 _WBITS = {"gzip": 31, "deflate": 15}
+# What one zlib call may read or write: its copies of unread input stay this small.
 _STEP = 1 * 1024 * 1024
 # More dimensions than any model takes, and within numpy's own limit (64).
 MAX_DIMS = 32
@@ -143,7 +144,7 @@ def _check_shape(tensor: RequestInput) -> None:
 def _parse_length(value: str, body_length: int) -> int:
     # str.isdigit() also accepts "²", which int() refuses; and int() refuses more than 4,300 digits.
     if not (value.isascii() and value.isdigit() and len(value) <= 20) or int(value) > body_length:
-        raise InvalidTensor(f"{HEADER_LENGTH} must be a byte count within the body, not {value!r}")
+        raise InvalidTensor(f"{HEADER_LENGTH} must be a byte count within the body, not {value[:32]!r}")
     return int(value)
 
 

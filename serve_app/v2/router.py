@@ -52,13 +52,19 @@ async def server_metadata(request: Request) -> ServerMetadata:
     return ServerMetadata(name=request.app.title, version=request.app.version, extensions=["binary_tensor_data"])
 
 
-@router.get("/health/live")
+# Readiness and liveness answer with an empty body, as the protocol has it.
+_EMPTY = {200: {"description": "yes (an empty body)", "content": {}}}
+# Binary tensor data (the Inference-Header-Content-Length extension) comes as octet-stream.
+_TENSORS = {200: {"description": "the outputs", "content": {"application/json": {}, "application/octet-stream": {}}}}
+
+
+@router.get("/health/live", response_class=Response, responses=_EMPTY)
 async def live() -> Response:
     return Response()
 
 
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
-@router.get("/health/ready")
+@router.get("/health/ready", response_class=Response, responses=_EMPTY)
 async def ready(request: Request) -> Response:
     return Response() if (await readiness())[0] else _error(400, "not every model is ready")
 
@@ -72,7 +78,7 @@ async def model_metadata(name: str, request: Request) -> ModelMetadata:
     return (await _models(request).find(name)).metadata
 
 
-@router.get("/models/{name}/ready")
+@router.get("/models/{name}/ready", response_class=Response, responses=_EMPTY)
 async def model_ready(name: str, request: Request) -> Response:
     model = await _models(request).find(name)
     if (await readiness(model.deployments))[0]:
@@ -80,7 +86,7 @@ async def model_ready(name: str, request: Request) -> Response:
     return _error(400, f"model {name!r} is not ready")
 
 
-@router.post("/models/{name}/infer")
+@router.post("/models/{name}/infer", response_class=Response, responses=_TENSORS)
 async def infer(name: str, request: Request) -> Response:
     model = await _models(request).find(name)
     inference, inputs = codec.decode_request(await request.body(), request.headers.get(codec.HEADER_LENGTH),

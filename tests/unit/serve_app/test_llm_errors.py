@@ -54,3 +54,14 @@ def test_preparation_masks_collapses_and_truncates_every_message():
     prepared = service.prepare(request)
     assert prepared.messages[0].content == "be brief"
     assert prepared.messages[1].content.startswith("call [PHONE] x") and len(prepared.messages[1].content) == 40
+
+
+def test_a_combination_vllm_refuses_is_the_clients_mistake():
+    """Greedy sampling with n > 1 is refused by vLLM's SamplingParams (a VLLMValidationError, not a
+    ValueError): it answers 400, not 500."""
+    from deployments.llm_engine import sampling_params
+    from serve_app.common.errors import InvalidRequest
+    from serve_app.common.generation import SamplingOptions
+
+    with pytest.raises(InvalidRequest, match="greedy"):
+        sampling_params(SamplingOptions(n=6, temperature=0.0, max_tokens=8), prompt_tokens=4, max_model_len=256)
