@@ -2,8 +2,10 @@
 `serve deploy serve_config.yaml` against the cluster's dashboard."""
 
 import asyncio
+import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -12,6 +14,7 @@ from ray import serve
 
 from serve_app.local_cluster import APP_NAME, LocalPlatform, local_platform
 from serve_app.common.settings import PlatformSettings
+from serve_app.keys import new_key, open_key_store
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +30,12 @@ JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_REDELIVERY_MARGIN
 
 @pytest.fixture(scope="session")
 def platform() -> LocalPlatform:
+    # PLATFORM_TEST_RUNNING=<json of LocalPlatform's fields>: test a platform already running (one started
+    # with JOB_ENV) instead of starting one, for a quick edit-test loop.
+    if running := os.environ.get("PLATFORM_TEST_RUNNING"):
+        fields = json.loads(Path(running).read_text())
+        yield LocalPlatform(fields["base_url"], fields["dashboard_url"], Path(fields["session_dir"]), fields["api_key"])
+        return
     os.environ.update(JOB_ENV)
     with local_platform() as running:
         yield running
@@ -53,3 +62,22 @@ def ask(platform):
     yield lambda deployment, method: asyncio.run_coroutine_threadsafe(call(deployment, method), loop).result(timeout=10)
     loop.call_soon_threadsafe(loop.stop)
     thread.join()
+
+
+@pytest.fixture(scope="session")
+def new_api_key(platform):
+    """`new_api_key(tenant, tier, scopes)`: a key made in the platform's key store, as
+    `python -m serve_app.keys create` makes one, returned once the ingress accepts it."""
+    settings = PlatformSettings()
+    store = open_key_store(settings.key_store, settings.keys_file, settings.redis_url)
+
+    def make(tenant: str = "tests", tier: str = "normal", scopes=("graphs", "llm", "v2", "jobs")) -> str:
+        key, record = new_key(tenant, tier, frozenset(scopes))
+        store.put(record)
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{platform.base_url}/", headers={"X-API-Key": key}, timeout=10).status_code == 401:
+            assert time.monotonic() < deadline, "the ingress never saw the new key"
+            time.sleep(0.2)
+        return key
+
+    return make
