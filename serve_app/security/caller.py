@@ -1,6 +1,7 @@
 """Who the current request is for: set by the gate for a request's whole life (a contextvar, so the
 routes, the LLM service and log lines below it see it without passing it along)."""
 
+import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -31,6 +32,17 @@ def current_caller() -> Caller | None:
 def act_for(caller: Caller) -> None:
     """Run the rest of this task (a job replayed in-process) as `caller`; the gate then admits it as is."""
     CURRENT.set(caller)
+
+
+class TenantTag(logging.Filter):
+    """Every line Serve's logger writes while a request runs names its tenant (a filter on the logger, not
+    its handlers: Serve replaces those when its logging config changes)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        caller = CURRENT.get()
+        if caller is not None:
+            record.tenant = caller.tenant
+        return True
 
 
 async def charge_tokens(tokens: int) -> None:

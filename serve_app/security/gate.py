@@ -15,7 +15,7 @@ from serve_app.common.settings import PlatformSettings
 from serve_app.keys import open_key_store
 from serve_app.problems import is_json, problem_response
 from serve_app.security.body import ClientGone, check_json_depth, read_body, replaying
-from serve_app.security.caller import ANONYMOUS, CURRENT, Caller
+from serve_app.security.caller import ANONYMOUS, CURRENT, Caller, TenantTag
 from serve_app.security.config import SecurityConfig
 from serve_app.security.families import OPEN, body_family, required_scopes, route_family
 from serve_app.security.key_table import KeyTable
@@ -40,6 +40,7 @@ class Guard:
         self.keys = KeyTable(open_key_store(settings.key_store, settings.keys_file, settings.redis_url))
         self.limiter = RateLimiter(settings.redis_url, SecurityConfig().rate_limits)
         self.metrics = SecurityMetrics()
+        logging.getLogger("ray.serve").addFilter(TenantTag())
         self.configure(SecurityConfig())
 
     def configure(self, config: SecurityConfig) -> None:

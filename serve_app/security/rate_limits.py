@@ -19,7 +19,7 @@ from serve_app.common.errors import AuthUnavailable, RateLimited
 from serve_app.security.caller import Caller
 
 logger = logging.getLogger("ray.serve")
-STORE_TIMEOUT_S = 0.5
+STORE_TIMEOUT_S = 1.0
 
 
 class TierLimits(BaseModel):

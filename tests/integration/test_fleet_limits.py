@@ -1,0 +1,109 @@
+"""Two Ingress replicas reading keys from Redis (the fleet's store) and sharing one rate limit there:
+a burst from two clients is admitted up to the limit (the overshoot is measured and bounded), a revoked
+key stops working on both within the refresh interval, and streamed chats spend the key's tokens."""
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from serve_app.common.settings import PlatformSettings
+from serve_app.keys import new_key
+from serve_app.keys.store import FileKeyStore, RedisKeyStore
+from serve_app.local_cluster import reconfigured, user_config_change
+from tests.integration.replica_logs import log_lines_with
+
+PER_MINUTE, TOKENS = 60, 150
+LOW = {"requests_per_second": 1000, "requests_per_minute": PER_MINUTE, "tokens_per_minute": TOKENS}
+SECURITY = {"rate_limits": {"on_store_error": "closed", "tiers": {
+    "high": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
+    "normal": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
+    "low": LOW}}, "key_refresh_s": 1}
+
+
+@pytest.fixture(scope="module")
+def fleet(platform):
+    """The Ingress as two replicas, keys in Redis; the admin key is copied there."""
+    settings = PlatformSettings()
+    store = RedisKeyStore(settings.redis_url)
+    for record in FileKeyStore(settings.keys_file).all().values():
+        store.put(record)
+    ingress = {**user_config_change("Ingress", security=SECURITY),
+               "autoscaling_config": {"min_replicas": 2, "max_replicas": 2, "target_ongoing_requests": 32},
+               "ray_actor_options": {"num_cpus": 0.2, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
+    with reconfigured(platform, {"Ingress": ingress}):
+        yield store
+
+
+def low_key(store: RedisKeyStore, tenant: str) -> tuple[str, str]:
+    key, record = new_key(tenant, "low", frozenset({"graphs", "llm"}))
+    store.put(record)
+    return key, record.id
+
+
+async def burst(base_url: str, key: str, count: int, tag: str) -> list[int]:
+    """`count` requests from each of two clients at once; their statuses."""
+    async def client(name: str) -> list[int]:
+        async with httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": key}, timeout=60) as http:
+            answers = await asyncio.gather(*(http.get("/", headers={"X-Request-Id": f"{tag}-{name}-{i}"})
+                                             for i in range(count)))
+        return [answer.status_code for answer in answers]
+    first, second = await asyncio.gather(client("a"), client("b"))
+    return first + second
+
+
+def test_a_burst_over_two_replicas_is_admitted_up_to_the_limit(platform, fleet):
+    key, _ = low_key(fleet, "burst")
+    time.sleep(1.5)  # both replicas' key tables refreshed
+    statuses = asyncio.run(burst(platform.base_url, key, 100, "burst"))
+    admitted, refused, unavailable = statuses.count(200), statuses.count(429), statuses.count(503)
+    print(f"two-replica burst: 200 requests, limit {PER_MINUTE}/min: admitted {admitted}, refused {refused}, "
+          f"limiter unavailable {unavailable}")
+    assert admitted + refused + unavailable == 200
+    # Atomic in Redis: never over the limit. A limiter answer slower than its timeout refuses (the `closed`
+    # rule, 503), so on a loaded machine fewer than the limit may be admitted, never more.
+    assert admitted + unavailable >= PER_MINUTE and admitted <= PER_MINUTE
+    # Both replicas took part.
+    served = log_lines_with(platform.session_dir, "burst-", {"Ingress"})["Ingress"]
+    assert len({line["replica"] for line in served}) == 2
+
+
+def test_a_revoked_key_stops_on_both_replicas_within_seconds(platform, fleet):
+    key, key_id = low_key(fleet, "revoked")
+    with httpx.Client(base_url=platform.base_url, headers={"X-API-Key": key}, timeout=30) as http:
+        deadline = time.monotonic() + 5
+        while http.get("/").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert fleet.revoke(key_id)
+        revoked_at = time.monotonic()
+        while any(http.get("/").status_code != 401 for _ in range(10)):
+            assert time.monotonic() - revoked_at < 5, "a replica still accepts the revoked key"
+            time.sleep(0.2)
+        print(f"revocation seen by every replica after {time.monotonic() - revoked_at:.2f} s")
+        assert all(http.get("/").status_code == 401 for _ in range(20))
+
+
+def test_streamed_chats_spend_the_keys_tokens(platform, fleet):
+    key, _ = low_key(fleet, "tokens")
+    time.sleep(1.5)
+    body = {"model": "tiny-llama", "messages": [{"role": "user", "content": "Tell me about Seoul."}],
+            "max_tokens": 32, "stream": True, "ignore_eos": True, "stream_options": {"include_usage": True}}
+    spent = []
+    with httpx.Client(base_url=platform.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+        for _ in range(10):
+            with http.stream("POST", "/v1/chat/completions", json=body) as response:
+                if response.status_code == 429:
+                    refusal = response
+                    response.read()
+                    break
+                assert response.status_code == 200
+                events = [json.loads(line.removeprefix("data: ")) for line in response.iter_lines()
+                          if line.startswith("data: {")]
+                spent.append(events[-1]["usage"]["total_tokens"])
+    # Checked before each chat, charged after it: chats run while the key has spent less than its budget.
+    assert sum(spent[:-1]) < TOKENS <= sum(spent), spent
+    assert refusal.headers["ratelimit"].startswith('"tokens";r=0') and int(refusal.headers["retry-after"]) >= 1
+    assert refusal.json()["title"] == "rate_limited"
