@@ -19,7 +19,7 @@ from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import local_platform
+from serve_app.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
@@ -65,7 +65,7 @@ async def measure(call, warmup: int = 20) -> list[LoadResult]:
 
 async def run_serve(base_url: str) -> list[LoadResult]:
     limits = httpx.Limits(max_connections=max(CONCURRENCIES))
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=60, limits=limits) as client:
         return await measure(serve_http_caller(client))
 
 

@@ -20,7 +20,7 @@ from benchmarks.hand_wired import ROUTE_PREFIX, wait_running, with_hand_wired
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.results_files import write_results
 from serve_app.common.shapes import shape_png
-from serve_app.local_cluster import local_platform
+from serve_app.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import REPO_ROOT
 
 ROUTES = {"hand-wired": f"{ROUTE_PREFIX}/classify", "executor": "/v1/graphs/classify"}
@@ -32,7 +32,7 @@ HOPS = 3
 async def measure(base_url: str) -> dict[str, dict[int, list[LoadResult]]]:
     body = {"image": base64.b64encode(shape_png("star", 4)).decode()}
     results: dict[str, dict[int, list[LoadResult]]] = {name: {c: [] for c in CONCURRENCIES} for name in ROUTES}
-    async with httpx.AsyncClient(base_url=base_url, timeout=30,
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=30,
                                  limits=httpx.Limits(max_connections=max(CONCURRENCIES))) as http:
         for name, route in ROUTES.items():
             assert (await http.post(route, json=body)).json()["label"] == "star"

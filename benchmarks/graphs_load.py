@@ -17,7 +17,7 @@ import yaml
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import LocalPlatform, deploy, local_platform
+from serve_app.local_cluster import LocalPlatform, admin_headers, deploy, local_platform
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"
@@ -43,7 +43,7 @@ def graph_callers(client: httpx.AsyncClient) -> dict:
 
 async def sweep(base_url: str, graphs: tuple[str, ...]) -> dict[str, list[LoadResult]]:
     limits = httpx.Limits(max_connections=max(CONCURRENCIES))
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=60, limits=limits) as client:
         callers = graph_callers(client)
         results = {}
         for name in graphs:

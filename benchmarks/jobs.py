@@ -18,7 +18,7 @@ import httpx
 
 from benchmarks.loadgen import LoadResult, closed_loop, percentile
 from benchmarks.results_files import RESULTS, write_results
-from serve_app.local_cluster import app_status, local_platform
+from serve_app.local_cluster import admin_headers, app_status, local_platform
 
 BODY = {"user_id": 7, "k": 10}
 ROUNDS, LATENCY_REQUESTS, ACCEPT_REQUESTS = 2, 60, 400
@@ -109,7 +109,7 @@ async def scale_from_zero(http: httpx.AsyncClient, dashboard_url: str) -> dict:
 
 
 async def measure(base_url: str, dashboard_url: str) -> dict:
-    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=httpx.Limits(max_connections=32)) as http:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=120, limits=httpx.Limits(max_connections=32)) as http:
         assert (await http.post("/v1/graphs/recommend", json=BODY)).status_code == 200
         await drain(http)
         results = {"latency": await latency(http)}

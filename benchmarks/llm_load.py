@@ -10,6 +10,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from benchmarks.loadgen import closed_loop, percentile
+from serve_app.local_cluster import admin_headers
 
 
 class ChatPrompt(BaseModel):
@@ -138,7 +139,7 @@ async def openai_load(base_url: str, model: str, prompts: Sequence[ChatPrompt], 
     # object per chunk and adds retry/header machinery on top of the same httpx client; on a 2-core
     # machine that client CPU competes with the servers under test, so the thinner client is fairer.
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(300, connect=5), limits=limits) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=httpx.Timeout(300, connect=5), limits=limits) as client:
         async def request(i: int) -> RequestRecord:
             prompt = prompts[i % len(prompts)]
             body = {"model": model, "messages": prompt.messages, "max_tokens": max_tokens, "temperature": 0.0,

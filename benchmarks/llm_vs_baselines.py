@@ -23,6 +23,7 @@ from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.settings import PlatformSettings
+from serve_app.local_cluster import admin_headers
 
 logger = logging.getLogger("benchmarks")
 TTFT_SLO_MS, HF_SPEEDUP_TARGET, VLLM_LATENCY_TARGET = 500.0, 5.0, 1.2
@@ -38,7 +39,7 @@ OPTION_SETS = ({"ignore_eos": True, "include_usage": True}, {"ignore_eos": False
 
 async def negotiate(base_url: str, model: str) -> tuple[dict | None, str]:
     """The options of OPTION_SETS this server accepts, or None and why it cannot be measured."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=30) as client:
         for options in OPTION_SETS:
             body = {"model": model, "messages": PROMPTS[0].messages, "max_tokens": 2, "stream": True,
                     **({"ignore_eos": True} if options["ignore_eos"] else {}),

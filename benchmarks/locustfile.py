@@ -9,6 +9,7 @@ import random
 from locust import FastHttpUser, between, task
 
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
+from serve_app.local_cluster import admin_headers
 
 IMAGES = [(label, base64.b64encode(shape_png(label, seed)).decode())
           for seed in range(16) for label in SHAPE_LABELS]
@@ -16,6 +17,7 @@ IMAGES = [(label, base64.b64encode(shape_png(label, seed)).decode())
 
 class GraphUser(FastHttpUser):
     wait_time = between(0.0, 0.05)
+    default_headers = admin_headers()
 
     @task(3)
     def classify(self) -> None:

@@ -16,7 +16,7 @@ import httpx
 
 from benchmarks.graphs_load import graph_callers
 from benchmarks.loadgen import closed_loop
-from serve_app.local_cluster import local_platform
+from serve_app.local_cluster import admin_headers, local_platform
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"
@@ -32,7 +32,7 @@ REQUESTS = 300
 
 
 async def measure(base_url: str) -> list[dict]:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=httpx.Limits(max_connections=16)) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=admin_headers(), timeout=60, limits=httpx.Limits(max_connections=16)) as client:
         callers = graph_callers(client)
         rows = []
         for graph, concurrency in LOADS:

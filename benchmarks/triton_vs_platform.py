@@ -18,13 +18,14 @@ from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.triton_reference import running_triton
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import local_platform
+from serve_app.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCIES = (1, 16, 64)
 REQUESTS = 400
+HEADERS = admin_headers()  # the platform's key; PyTriton ignores it
 IMAGES = [shape_png(SHAPE_LABELS[i % 4], seed=i) for i in range(64)]
 
 
@@ -35,7 +36,7 @@ async def sweep(url: str, image_shape: list[int]) -> list[LoadResult]:
         async def call(i: int) -> bool:
             tensor = triton.InferInput("IMAGE", image_shape, "BYTES")
             tensor.set_data_from_numpy(np.array([IMAGES[i % len(IMAGES)]], dtype=object).reshape(image_shape))
-            result = await client.infer("classify", [tensor])
+            result = await client.infer("classify", [tensor], headers=HEADERS)
             return result.as_numpy("LABEL").ravel()[0].decode() == SHAPE_LABELS[i % 4]
 
         await closed_loop(call, 4, 40)

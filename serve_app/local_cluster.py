@@ -41,6 +41,11 @@ def admin_key() -> str:
                             settings.admin_key_file)
 
 
+def admin_headers() -> dict[str, str]:
+    """What a client of the local platform sends: the admin key (baseline servers ignore it)."""
+    return {"Authorization": f"Bearer {admin_key()}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
