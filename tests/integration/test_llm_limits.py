@@ -96,8 +96,8 @@ class TestUnderTightLimits:
 
 def test_client_disconnect_mid_stream_aborts_the_engine_request(platform, engine_stats):
     request_id = f"gone-{uuid.uuid4()}"
-    with httpx.stream("POST", f"{platform.base_url}/v1/completions", headers=platform.headers, json={**LONG, "stream": True},
-                      headers={"X-Request-Id": request_id}, timeout=30) as response:
+    with httpx.stream("POST", f"{platform.base_url}/v1/completions", json={**LONG, "stream": True},
+                      headers={**platform.headers, "X-Request-Id": request_id}, timeout=30) as response:
         lines = response.iter_lines()  # kept: a dropped line iterator closes the connection itself
         assert next(lines).startswith("data: ")
         assert engine_stats()["unfinished"] >= 1

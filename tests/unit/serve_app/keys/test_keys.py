@@ -6,7 +6,6 @@ import stat
 import uuid
 
 import pytest
-import redis
 
 from serve_app.keys import ensure_admin_key, new_key, split_key
 from serve_app.keys.__main__ import main
