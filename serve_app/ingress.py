@@ -66,7 +66,7 @@ class IngressConfig(BaseModel):
     security: SecurityConfig = Field(default_factory=SecurityConfig)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.2})
+@serve.deployment(ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(app)
 class Ingress:
     """Routes HTTP requests to the graph runner, the V2 model repository and the LLM service."""

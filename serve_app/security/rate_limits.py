@@ -94,7 +94,7 @@ class RateLimiter:
         item = RateLimitItemPerMinute(self.config.tiers[caller.tier].tokens_per_minute)
         try:
             await self._strategies()[1].hit(item, "tokens", caller.key_id, cost=count)
-        except (RedisError, OSError, asyncio.TimeoutError) as error:
+        except Exception as error:  # accounting never fails an answer already made
             logger.warning("token usage not counted: rate limit store unavailable", extra={"detail": repr(error)})
 
     async def _refusal(self, strategy, name: str, item: RateLimitItem, caller: Caller) -> RateLimited:

@@ -32,7 +32,7 @@ def fleet(platform):
         store.put(record)
     ingress = {**user_config_change("Ingress", security=SECURITY),
                "autoscaling_config": {"min_replicas": 2, "max_replicas": 2, "target_ongoing_requests": 32},
-               "ray_actor_options": {"num_cpus": 0.2, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
+               "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
     with reconfigured(platform, {"Ingress": ingress}):
         yield store
 
