@@ -16,6 +16,10 @@ export RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE ?= 1
 # Handle calls between replicas go over gRPC, which refuses messages over 4 MiB by default: raised
 # above the largest body the gate admits (serve_app/common/input_limits.py), so no payload dies inside.
 export RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH ?= 67108864
+# The embedded platform is one machine: Ray then takes 127.0.0.1 as the node's address and binds GCS,
+# raylet, workers, agents and the metrics endpoint to it (this flag is Ray's switch for single-machine
+# clusters; unset it to let other nodes join). Serve's replica-to-replica gRPC still listens on [::].
+export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER ?= 0
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
