@@ -33,7 +33,11 @@ def fleet(platform):
     ingress = {**user_config_change("Ingress", security=SECURITY),
                "autoscaling_config": {"min_replicas": 2, "max_replicas": 2, "target_ongoing_requests": 32},
                "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
-    with reconfigured(platform, {"Ingress": ingress}):
+    # Left at two replicas, the Ingress would keep both until its downscale delay passed, and the tests
+    # after this module (a per-replica semantic cache) would see two: the way out goes through one.
+    single = {"autoscaling_config": {"min_replicas": 1, "max_replicas": 1, "target_ongoing_requests": 32}}
+    with reconfigured(platform, {"Ingress": single}) as config, \
+            reconfigured(platform, {"Ingress": ingress}, base=config):
         yield store
 
 
