@@ -13,6 +13,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from serve_app.common.errors import AuthUnavailable, RateLimited
@@ -20,6 +21,9 @@ from serve_app.security.caller import Caller
 
 logger = logging.getLogger("ray.serve")
 STORE_TIMEOUT_S = 1.0
+# Checks share this many connections per replica and queue for them: a burst of hundreds of requests would
+# otherwise open hundreds of connections at once, and their set-up (not Redis) is what times out.
+STORE_CONNECTIONS = 16
 
 
 class TierLimits(BaseModel):
@@ -54,8 +58,11 @@ class RateLimiter:
     def _strategies(self):
         # The async client belongs to the event loop that made it: made on first use, on the serving loop.
         if self._storage is None:
+            pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=STORE_CONNECTIONS,
+                                                   timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S,
+                                                   socket_connect_timeout=STORE_TIMEOUT_S)
             self._storage = RedisStorage(f"async+{self.redis_url}", implementation="redispy", key_prefix="platform-rl",
-                                         socket_timeout=STORE_TIMEOUT_S, socket_connect_timeout=STORE_TIMEOUT_S)
+                                         connection_pool=pool)
             self._requests = SlidingWindowCounterRateLimiter(self._storage)
             self._tokens = FixedWindowRateLimiter(self._storage)
         return self._requests, self._tokens
