@@ -16,6 +16,8 @@ export RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE ?= 1
 # Handle calls between replicas go over gRPC, which refuses messages over 4 MiB by default: raised
 # above the largest body the gate admits (serve_app/common/input_limits.py), so no payload dies inside.
 export RAY_SERVE_REPLICA_GRPC_MAX_MESSAGE_LENGTH ?= 67108864
+# The gRPC proxy (V2 over gRPC) takes messages up to the V2 body limit (32 MiB); larger: RESOURCE_EXHAUSTED.
+export RAY_SERVE_GRPC_MAX_MESSAGE_SIZE ?= 33554432
 # The embedded platform is one machine: Ray then takes 127.0.0.1 as the node's address and binds GCS,
 # raylet, workers, agents and the metrics endpoint to it (this flag is Ray's switch for single-machine
 # clusters; unset it to let other nodes join). Serve's replica-to-replica gRPC still listens on [::].

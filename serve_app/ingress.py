@@ -30,6 +30,7 @@ from serve_app.security.config import SecurityConfig
 from serve_app.security.gate import Gate, Guard
 from serve_app.security.openapi import document_security
 from serve_app.semantic_cache import SemanticCacheConfig
+from serve_app.v2.grpc_service import GRPCInferenceService
 from serve_app.v2.models import ModelRepository
 from serve_app.v2.router import router as v2_router
 
@@ -68,8 +69,9 @@ class IngressConfig(BaseModel):
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(app)
-class Ingress:
-    """Routes HTTP requests to the graph runner, the V2 model repository and the LLM service."""
+class Ingress(GRPCInferenceService):
+    """Routes HTTP requests to the graph runner, the V2 model repository and the LLM service, and V2 gRPC
+    calls (GRPCInferenceService's methods) to the same repository."""
 
     def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments,
                  job_consumer: DeploymentHandle | None = None):
@@ -83,6 +85,8 @@ class Ingress:
         app.state.jobs = JobService(redis_url)
         app.state.models = ModelRepository(models, self.runner)
         app.state.llm = LLMService(models[llm.generator], models[llm.embedder])
+        app.state.server = (app.title, app.version)
+        self.state = app.state
         document_graphs(app, self.runner)
         document_security(app)
         self.reconfigure({})

@@ -28,6 +28,8 @@ class LocalPlatform:
     session_dir: Path
     # The admin key (the one `make run` makes): what clients of the platform send.
     api_key: str = ""
+    # host:port of the KServe V2 gRPC service (tritonclient.grpc's url).
+    grpc_url: str = ""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -94,8 +96,9 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
     from ray import serve
 
     config = yaml.safe_load(config_path.read_text())
-    port = free_port()
+    port, grpc_port = free_port(), free_port()
     config["http_options"]["port"] = port
+    config["grpc_options"]["port"] = grpc_port
     # Metrics reach the Prometheus endpoint every second instead of every ten, so checks see them soon.
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,
                        dashboard_host="127.0.0.1", dashboard_port=free_port(),
@@ -105,7 +108,7 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
         deployed = session_dir / "serve_config.yaml"
         deployed.write_text(yaml.safe_dump(config))
         platform = LocalPlatform(f"http://127.0.0.1:{port}", f"http://{context.dashboard_url}", session_dir,
-                                 admin_key())
+                                 admin_key(), f"127.0.0.1:{grpc_port}")
         deploy(platform, deployed, ready_timeout_s)
         yield platform
     finally:

@@ -34,7 +34,8 @@ def platform() -> LocalPlatform:
     # with JOB_ENV) instead of starting one, for a quick edit-test loop.
     if running := os.environ.get("PLATFORM_TEST_RUNNING"):
         fields = json.loads(Path(running).read_text())
-        yield LocalPlatform(fields["base_url"], fields["dashboard_url"], Path(fields["session_dir"]), fields["api_key"])
+        yield LocalPlatform(fields["base_url"], fields["dashboard_url"], Path(fields["session_dir"]), fields["api_key"],
+                            fields.get("grpc_url", ""))
         return
     os.environ.update(JOB_ENV)
     with local_platform() as running:

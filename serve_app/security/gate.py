@@ -49,19 +49,18 @@ class Guard:
         self.limiter.config = config.rate_limits
         set_input_limits(config.limits)
 
-    async def admit(self, scope: Scope, family: str) -> Caller:
-        """The caller this request is for, or the refusal: 401, 403, 429 (or 503 when the stores are down
-        and the rule is to refuse)."""
-        headers = Headers(scope=scope)
-        self._check_headers(scope, headers)
+    async def admit(self, headers: Headers, method: str, path: str, family: str) -> Caller:
+        """The caller this request (HTTP, or gRPC with its metadata as headers) is for, or the refusal: 401,
+        403, 429 (or 503 when the stores are down and the rule is to refuse)."""
+        self._check_headers(headers)
         if family in OPEN:
             return ANONYMOUS
-        caller = await self._authenticate(headers, family, scope) if self.auth else ANONYMOUS
+        caller = await self._authenticate(headers, family, method, path) if self.auth else ANONYMOUS
         await self.limiter.admit(caller, llm=family == "llm")
         return caller
 
-    def _check_headers(self, scope: Scope, headers: Headers) -> None:
-        size = sum(len(name) + len(value) for name, value in scope["headers"])
+    def _check_headers(self, headers: Headers) -> None:
+        size = sum(len(name) + len(value) for name, value in headers.raw)
         if size > self.config.header_bytes:
             raise HeadersTooLarge(f"request headers take {size} bytes, the limit is {self.config.header_bytes}")
         request_id = headers.get("x-request-id")
@@ -69,7 +68,7 @@ class Guard:
             limit = self.config.limits.request_id_length
             raise InvalidRequest(f"X-Request-Id must be 1-{limit} printable ASCII characters")
 
-    async def _authenticate(self, headers: Headers, family: str, scope: Scope) -> Caller:
+    async def _authenticate(self, headers: Headers, family: str, method: str, path: str) -> Caller:
         presented = _presented_key(headers)
         if presented is None:
             self.metrics.auth_failure("missing")
@@ -77,10 +76,10 @@ class Guard:
         record = await self.keys.lookup(presented)
         if record is None:
             self.metrics.auth_failure("invalid")
-            logger.warning("authentication failed", extra={"key_prefix": presented[:12], "path": scope["path"]})
+            logger.warning("authentication failed", extra={"key_prefix": presented[:12], "path": path})
             raise Unauthenticated("the API key is malformed, unknown or revoked")
         prefer = ",".join(headers.getlist("prefer")).lower()
-        needed = required_scopes(family, scope["method"], scope["path"], "respond-async" in prefer)
+        needed = required_scopes(family, method, path, "respond-async" in prefer)
         missing = sorted(scope_ for scope_ in needed if not record.allows(scope_))
         if missing:
             self.metrics.auth_failure("forbidden")
@@ -115,7 +114,7 @@ class Gate:
         replayed = CURRENT.get()  # a job run in-process was admitted when it was submitted
         guard: Guard = scope["app"].state.guard
         try:
-            caller = replayed or await guard.admit(scope, family)
+            caller = replayed or await guard.admit(Headers(scope=scope), scope["method"], scope["path"], family)
             if scope["method"] in _BODY_METHODS:
                 receive = await self._bounded(scope, receive, family, guard)
         except ClientGone:

@@ -38,10 +38,16 @@ def decode_request(body: bytes, header_length: str | None = None,
         request = InferenceRequest.model_validate_json(body[:split])
     except ValidationError as error:
         raise InvalidTensor(f"malformed inference request: {describe(error)}") from None
+    return request, decode_tensors(request, body[split:])
+
+
+def decode_tensors(request: InferenceRequest, binary: bytes) -> dict[str, np.ndarray]:
+    """The request's input tensors by name: JSON `data`, or their `binary_data_size` bytes of `binary` in
+    input order (HTTP's binary extension and gRPC's raw_input_contents share this layout)."""
     most = input_limits().v2_inputs
     if len(request.inputs) > most:
         raise PayloadTooLarge(f"the request has {len(request.inputs)} inputs, the limit is {most}")
-    binary, offset, tensors = body[split:], 0, {}
+    offset, tensors = 0, {}
     for tensor in request.inputs:
         if tensor.name in tensors:
             raise InvalidTensor(f"input {tensor.name!r} appears twice")
@@ -58,7 +64,7 @@ def decode_request(body: bytes, header_length: str | None = None,
         offset += size
     if offset != len(binary):
         raise InvalidTensor(f"{len(binary) - offset} bytes of binary data belong to no input")
-    return request, tensors
+    return tensors
 
 
 def output_choices(request: InferenceRequest, available: list[str]) -> dict[str, bool]:
@@ -84,7 +90,7 @@ def encode_response(model_name: str, model_version: str, request_id: str | None,
         datatype = DATATYPE_OF[array.dtype]
         output = ResponseOutput(name=name, datatype=datatype, shape=list(array.shape))
         if binary:
-            chunk = _join_bytes(array) if datatype == "BYTES" else np.ascontiguousarray(array).tobytes()
+            chunk = tensor_bytes(array)
             output.parameters = {"binary_data_size": len(chunk)}
             chunks.append(chunk)
         else:
@@ -200,5 +206,8 @@ def _split_bytes(name: str, chunk: bytes) -> list[bytes]:
     return elements
 
 
-def _join_bytes(array: np.ndarray) -> bytes:
-    return b"".join(struct.pack("<I", len(item)) + item for item in array.reshape(-1))
+def tensor_bytes(array: np.ndarray) -> bytes:
+    """A tensor's raw bytes: BYTES elements each after a 4-byte little-endian length, others as they lie."""
+    if array.dtype == object:
+        return b"".join(struct.pack("<I", len(item)) + item for item in array.reshape(-1))
+    return np.ascontiguousarray(array).tobytes()
