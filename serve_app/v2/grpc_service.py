@@ -7,7 +7,6 @@ import grpc
 import numpy as np
 from pydantic import ValidationError
 from starlette.datastructures import Headers
-from tritonclient.grpc import service_pb2 as pb
 
 from serve_app.common.errors import InvalidTensor, as_platform_error
 from serve_app.common.model_metadata import DATATYPE_OF, DATATYPES
@@ -15,6 +14,7 @@ from serve_app.readiness import readiness
 from serve_app.security.caller import act_for
 from serve_app.security.gate import Guard
 from serve_app.v2 import codec
+from serve_app.v2.grpc_messages import pb
 from serve_app.v2.models import ModelRepository
 from serve_app.v2.protocol import InferenceRequest, describe
 

@@ -1,12 +1,14 @@
 """V2 gRPC messages through the one codec: raw and typed contents decode alike, outputs come back raw,
 and malformed messages are InvalidTensor."""
 
+import pickle
+
 import numpy as np
 import pytest
-from tritonclient.grpc import service_pb2 as pb
 
 from serve_app.common.errors import InvalidTensor
 from serve_app.v2.codec import tensor_bytes
+from serve_app.v2.grpc_messages import pb
 from serve_app.v2.grpc_service import decode_infer, encode_infer
 
 
@@ -30,6 +32,11 @@ def test_raw_and_typed_contents_decode_alike(raw):
     assert inference.id == "r1" and [o.name for o in inference.outputs] == ["SCORE"]
     assert tensors["USER_ID"].tolist() == [7, 8] and tensors["USER_ID"].dtype == np.int64
     assert tensors["TEXT"].tolist() == [b"a", "안".encode()]
+
+
+def test_messages_pickle_by_name():
+    """Serve's gRPC proxy pickles each request to hand it to a replica."""
+    assert pickle.loads(pickle.dumps(request(raw=True))) == request(raw=True)
 
 
 def test_outputs_come_back_raw():
