@@ -143,7 +143,9 @@ def _with_security_headers(send: Send, family: str) -> Send:
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message["headers"] = [*message.get("headers", []), *extra]
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}  # a route's own (SSE's Cache-Control) wins
+            message["headers"] = headers + [header for header in extra if header[0] not in present]
         await send(message)
 
     return sending
