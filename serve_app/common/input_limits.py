@@ -4,6 +4,8 @@ them live, and every process that checks an input reads them through `input_limi
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from serve_app.common.errors import InvalidRequest
+
 MiB = 1024 * 1024
 
 
@@ -53,6 +55,12 @@ def valid_request_id(value: str) -> bool:
     """A client's X-Request-Id fit to echo and log: 1 to request_id_length printable ASCII characters."""
     return 0 < len(value) <= _current.request_id_length and value.isascii() and value.isprintable() \
         and " " not in value
+
+
+def check_request_id(value: str | None) -> None:
+    """Raises InvalidRequest (400) for a client's X-Request-Id unfit to echo and log."""
+    if value is not None and not valid_request_id(value):
+        raise InvalidRequest(f"X-Request-Id must be 1-{_current.request_id_length} printable ASCII characters")
 
 
 def set_input_limits(limits: InputLimits) -> None:

@@ -5,12 +5,10 @@ body on /v2) with the right status, and every answer carries the security header
 import logging
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve_app.common.errors import (Forbidden, HeadersTooLarge, InvalidRequest, PlatformError, Unauthenticated,
-                                     as_platform_error)
-from serve_app.common.input_limits import set_input_limits, valid_request_id
+from serve_app.common.errors import Forbidden, HeadersTooLarge, PlatformError, Unauthenticated, as_platform_error
+from serve_app.common.input_limits import check_request_id, set_input_limits
 from serve_app.common.settings import PlatformSettings
 from serve_app.keys import open_key_store
 from serve_app.problems import is_json, problem_response
@@ -21,6 +19,7 @@ from serve_app.security.families import OPEN, body_family, required_scopes, rout
 from serve_app.security.key_table import KeyTable
 from serve_app.security.metrics import SecurityMetrics
 from serve_app.security.rate_limits import RateLimiter
+from serve_app.v2.protocol import error_response
 
 logger = logging.getLogger("ray.serve")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -63,10 +62,7 @@ class Guard:
         size = sum(len(name) + len(value) for name, value in headers.raw)
         if size > self.config.header_bytes:
             raise HeadersTooLarge(f"request headers take {size} bytes, the limit is {self.config.header_bytes}")
-        request_id = headers.get("x-request-id")
-        if request_id is not None and not valid_request_id(request_id):
-            limit = self.config.limits.request_id_length
-            raise InvalidRequest(f"X-Request-Id must be 1-{limit} printable ASCII characters")
+        check_request_id(headers.get("x-request-id"))
 
     async def _authenticate(self, headers: Headers, family: str, method: str, path: str) -> Caller:
         presented = _presented_key(headers)
@@ -113,10 +109,11 @@ class Gate:
         send = _with_security_headers(send, family)
         replayed = CURRENT.get()  # a job run in-process was admitted when it was submitted
         guard: Guard = scope["app"].state.guard
+        headers = Headers(scope=scope)
         try:
-            caller = replayed or await guard.admit(Headers(scope=scope), scope["method"], scope["path"], family)
+            caller = replayed or await guard.admit(headers, scope["method"], scope["path"], family)
             if scope["method"] in _BODY_METHODS:
-                receive = await self._bounded(scope, receive, family, guard)
+                receive = await self._bounded(headers, receive, family, guard)
         except ClientGone:
             return
         except PlatformError as error:
@@ -128,9 +125,8 @@ class Gate:
         finally:
             CURRENT.reset(token)
 
-    async def _bounded(self, scope: Scope, receive: Receive, family: str, guard: Guard) -> Receive:
+    async def _bounded(self, headers: Headers, receive: Receive, family: str, guard: Guard) -> Receive:
         limits = guard.config.limits
-        headers = Headers(scope=scope)
         body = await read_body(receive, getattr(limits.body_bytes, body_family(family)), guard.config.body_timeout_s,
                                headers.get("content-length"))
         if is_json(headers.get("content-type", "")):
@@ -154,7 +150,7 @@ def _with_security_headers(send: Send, family: str) -> Send:
 async def _refuse(scope: Scope, receive: Receive, send: Send, family: str, error: PlatformError, guard: Guard) -> None:
     guard.metrics.refusal(error.title, family)
     if family == "v2":  # V2 clients read {"error": ...}
-        response = JSONResponse({"error": error.detail}, status_code=error.status, headers=getattr(error, "headers", None))
+        response = error_response(error.status, error.detail, getattr(error, "headers", None))
     else:
         response = problem_response(error)
     await response(scope, receive, send)

@@ -4,12 +4,13 @@ repeated in a response header or an access log line. Installed by the Makefile's
 RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH=serve_app.security.proxy:proxy_middlewares; the gate in the
 Ingress checks the same again, for a proxy started without it."""
 
-import json
-
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serve_app.common.input_limits import input_limits, valid_request_id
+from serve_app.common.errors import PlatformError
+from serve_app.common.input_limits import check_request_id
+from serve_app.problems import problem_response
 
 
 class RequestIdGuard:
@@ -18,19 +19,11 @@ class RequestIdGuard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            sent = [value for name, value in scope["headers"] if name == b"x-request-id"]
-            if sent and not valid_request_id(sent[0].decode("latin-1")):
-                return await _refuse(send)
+            try:
+                check_request_id(Headers(scope=scope).get("x-request-id"))
+            except PlatformError as error:
+                return await problem_response(error)(scope, receive, send)
         await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send) -> None:
-    limit = input_limits().request_id_length
-    body = json.dumps({"type": "about:blank", "title": "invalid_request", "status": 400,
-                       "detail": f"X-Request-Id must be 1-{limit} printable ASCII characters"}).encode()
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 def proxy_middlewares() -> list[Middleware]:

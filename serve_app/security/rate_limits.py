@@ -79,18 +79,17 @@ class RateLimiter:
         if not self.config.enabled:
             return
         tier = self.config.tiers[caller.tier]
-        checks = [("per-second", RateLimitItemPerSecond(tier.requests_per_second), True),
-                  ("per-minute", RateLimitItemPerMinute(tier.requests_per_minute), True)]
-        if llm:
-            checks.append(("tokens", RateLimitItemPerMinute(tier.tokens_per_minute), False))
         requests, tokens = self._strategies()
+        # (name, item, strategy, namespace, counted): a request is counted; tokens are only tested here.
+        checks = [("per-second", RateLimitItemPerSecond(tier.requests_per_second), requests, "requests", True),
+                  ("per-minute", RateLimitItemPerMinute(tier.requests_per_minute), requests, "requests", True)]
+        if llm:
+            checks.append(("tokens", RateLimitItemPerMinute(tier.tokens_per_minute), tokens, "tokens", False))
         try:
-            for name, item, counted in checks:
-                allowed = await (requests.hit(item, "requests", caller.key_id) if counted
-                                 else tokens.test(item, "tokens", caller.key_id))
-                if not allowed:
-                    strategy = requests if counted else tokens
-                    raise await self._refusal(strategy, name, item, caller)
+            for name, item, strategy, namespace, counted in checks:
+                check = strategy.hit if counted else strategy.test
+                if not await check(item, namespace, caller.key_id):
+                    raise await self._refusal(strategy, namespace, name, item, caller)
         except (RedisError, OSError, asyncio.TimeoutError) as error:
             self._store_failed(error)
 
@@ -104,8 +103,8 @@ class RateLimiter:
         except Exception as error:  # accounting never fails an answer already made
             logger.warning("token usage not counted: rate limit store unavailable", extra={"detail": repr(error)})
 
-    async def _refusal(self, strategy, name: str, item: RateLimitItem, caller: Caller) -> RateLimited:
-        stats = await strategy.get_window_stats(item, "requests" if name != "tokens" else "tokens", caller.key_id)
+    async def _refusal(self, strategy, namespace: str, name: str, item: RateLimitItem, caller: Caller) -> RateLimited:
+        stats = await strategy.get_window_stats(item, namespace, caller.key_id)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         headers = {"Retry-After": str(retry_after), "RateLimit-Policy": self.policy(caller),
                    "RateLimit": f'"{name}";r={max(0, stats.remaining)};t={retry_after}'}

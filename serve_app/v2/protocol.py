@@ -1,6 +1,7 @@
 """KServe V2 / Open Inference Protocol messages, with Triton's binary tensor data extension."""
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
+from starlette.responses import JSONResponse
 
 
 class TensorParameters(BaseModel):
@@ -62,6 +63,11 @@ class ServerMetadata(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A V2 error as V2 clients read it: `{"error": ...}` with the status."""
+    return JSONResponse(ErrorResponse(error=message).model_dump(), status_code=status, headers=headers)
 
 
 def describe(error: ValidationError) -> str:

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Coroutine
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from serve_app.common.errors import as_platform_error
@@ -16,13 +15,9 @@ from serve_app.common.model_metadata import ModelMetadata
 from serve_app.readiness import readiness
 from serve_app.v2 import codec
 from serve_app.v2.models import ModelRepository
-from serve_app.v2.protocol import ErrorResponse, ServerMetadata
+from serve_app.v2.protocol import ServerMetadata, error_response
 
 logger = logging.getLogger("ray.serve")
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse(ErrorResponse(error=message).model_dump(), status_code=status)
 
 
 class V2Route(APIRoute):
@@ -39,7 +34,7 @@ class V2Route(APIRoute):
                 # Anything unexpected is logged there and answered as a 500.
                 problem = as_platform_error(error)
                 logger.info("v2 request failed", extra={"problem": problem.title, "detail": problem.detail})
-                return _error(problem.status, problem.detail)
+                return error_response(problem.status, problem.detail)
 
         return handle
 
@@ -66,7 +61,7 @@ async def live() -> Response:
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
 @router.get("/health/ready", response_class=Response, responses=_EMPTY)
 async def ready(request: Request) -> Response:
-    return Response() if (await readiness())[0] else _error(400, "not every model is ready")
+    return Response() if (await readiness())[0] else error_response(400, "not every model is ready")
 
 
 def _models(request: Request) -> ModelRepository:
@@ -83,7 +78,7 @@ async def model_ready(name: str, request: Request) -> Response:
     model = await _models(request).find(name)
     if (await readiness(model.deployments))[0]:
         return Response()
-    return _error(400, f"model {name!r} is not ready")
+    return error_response(400, f"model {name!r} is not ready")
 
 
 @router.post("/models/{name}/infer", response_class=Response, responses=_TENSORS)
