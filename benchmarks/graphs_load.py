@@ -53,10 +53,16 @@ async def sweep(base_url: str, graphs: tuple[str, ...]) -> dict[str, list[LoadRe
 
 
 def redeploy_without_batching(platform: LocalPlatform) -> None:
-    """Same config, max_batch_size 1 on the batched deployments; a user_config change is applied live."""
+    """Same config, max_batch_size 1 on the batched models: live for a deployment of its own (a user_config
+    change), a redeploy of the Ingress for a hosted one."""
     path = platform.session_dir / "serve_config.yaml"
     config = yaml.safe_load(path.read_text())
-    for deployment in config["applications"][0]["deployments"]:
+    application = config["applications"][0]
+    for name in BATCHED:
+        hosted = application["args"]["models"][name]
+        if hosted.get("placement") == "ingress":
+            hosted["user_config"]["max_batch_size"] = 1
+    for deployment in application["deployments"]:
         if deployment["name"] in BATCHED:
             deployment["user_config"]["max_batch_size"] = 1
     unbatched = path.with_name("serve_config.unbatched.yaml")

@@ -12,6 +12,7 @@ class LoadResult(BaseModel):
     concurrency: int
     requests: int
     errors: int
+    mean_ms: float
     p50_ms: float
     p99_ms: float
     req_per_s: float
@@ -40,6 +41,7 @@ async def closed_loop(call: Callable[[int], Awaitable[bool]], concurrency: int, 
     elapsed = time.perf_counter() - started
     latencies.sort()
     return LoadResult(concurrency=concurrency, requests=requests, errors=errors,
+                      mean_ms=round(statistics.fmean(latencies), 2),
                       p50_ms=round(statistics.median(latencies), 2),
                       p99_ms=round(percentile(latencies, 0.99), 2),
                       req_per_s=round(requests / elapsed, 1))

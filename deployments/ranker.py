@@ -2,6 +2,7 @@
 
 Concurrent requests are batched: their candidate sets become one matrix and one predict call."""
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -57,7 +58,8 @@ class Ranker:
 
     @serve.batch
     async def _score_batch(self, candidate_sets: list[CandidateFeatures]) -> list[np.ndarray]:
-        return split_on_oom(self._scores, candidate_sets)
+        # On a thread: the replica's event loop (the Ingress's, when hosted there) keeps serving meanwhile.
+        return await asyncio.to_thread(split_on_oom, self._scores, candidate_sets)
 
     async def rank(self, features: CandidateFeatures, k: int) -> list[dict]:
         return top_k(features, await self._score_batch(features), k)

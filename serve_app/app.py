@@ -2,7 +2,7 @@
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,6 +11,7 @@ from ray.serve import Application, Deployment
 from graphs.registry import check_graphs
 from graphs.spec import GraphSpec
 from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.hosted_models import HostedModel
 from serve_app.ingress import Ingress, LLMDeployments
 from serve_app.jobs.consumer import JobConsumer
 
@@ -26,6 +27,13 @@ class ModelDeployment(BaseModel):
 
     import_path: str = Field(pattern=r"^[\w.]+:\w+$")
     init_args: dict[str, Any] = Field(default_factory=dict)
+    # `deployment`: a deployment of its own, called over handles; `ingress`: built inside each Ingress
+    # replica (serve_app/hosted_models.py), so its graph stages cost no handle hop, and scaled with it.
+    placement: Literal["deployment", "ingress"] = "deployment"
+    # A hosted model's user_config and bound on calls in flight (a deployment of its own takes both from
+    # `deployments:`, as user_config and max_ongoing/max_queued_requests).
+    user_config: dict[str, Any] | None = None
+    max_calls: int | None = Field(default=None, ge=1)
 
     def deployment(self, name: str) -> Deployment:
         module, attribute = self.import_path.split(":")
@@ -73,6 +81,11 @@ def build_app(args: PlatformArgs) -> Application:
     """Bind every model deployment the args list and hand their handles to the HTTP ingress."""
     deployments = {name: model.deployment(name) for name, model in args.models.items()}
     check_graphs(args.graphs, {name: deployment.func_or_class for name, deployment in deployments.items()})
-    bound = {name: deployment.bind(**_expand(args.models[name].init_args, args.artifacts_dir))
-             for name, deployment in deployments.items()}
-    return Ingress.bind(bound, args.graphs, args.llm, JobConsumer.bind())
+    bound, hosted = {}, {}
+    for name, model in args.models.items():
+        init_args = _expand(model.init_args, args.artifacts_dir)
+        if model.placement == "ingress":
+            hosted[name] = HostedModel(model.import_path, init_args, model.user_config, model.max_calls)
+        else:
+            bound[name] = deployments[name].bind(**init_args)
+    return Ingress.bind(bound, args.graphs, args.llm, JobConsumer.bind(), hosted)

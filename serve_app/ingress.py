@@ -14,6 +14,7 @@ from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
 from serve_app.graph_openapi import document_graphs
+from serve_app.hosted_models import HostedModel
 from serve_app.infer_api import router as infer_router
 from serve_app.jobs.model import JobOutcome
 from serve_app.jobs.prefer import RespondAsync
@@ -24,7 +25,7 @@ from serve_app.jobs.settings import JobSettings
 from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
-from serve_app.readiness import readiness
+from serve_app.readiness import host_models, readiness
 from serve_app.security.caller import Caller, act_for
 from serve_app.security.config import SecurityConfig
 from serve_app.security.gate import Gate, Guard
@@ -74,8 +75,12 @@ class Ingress(GRPCInferenceService):
     calls (GRPCInferenceService's methods) to the same repository."""
 
     def __init__(self, models: dict[str, DeploymentHandle], graphs: dict[str, GraphSpec], llm: LLMDeployments,
-                 job_consumer: DeploymentHandle | None = None):
+                 job_consumer: DeploymentHandle | None = None, hosted: dict[str, HostedModel] | None = None):
         # job_consumer is bound only so it runs with the app: jobs reach it through the broker, not a handle.
+        # Hosted models run in this replica; everything else calls them as it calls a deployment.
+        self.hosted = {name: model.host(name) for name, model in (hosted or {}).items()}
+        host_models(self.hosted)
+        models = {**models, **self.hosted}
         settings = PlatformSettings()
         redis_url = settings.redis_url
         app.state.guard = Guard(settings)
@@ -96,6 +101,11 @@ class Ingress(GRPCInferenceService):
         app.state.llm.configure(LLMSettings(**config.llm), config.semantic_cache)
         app.state.jobs.configure(JobSettings(**config.jobs))
         app.state.guard.configure(config.security)
+
+    async def check_health(self) -> None:
+        """Serve's health check of this replica covers the models it hosts."""
+        for handle in self.hosted.values():
+            await handle.check_health()
 
     @app.get("/")
     async def root(self) -> dict:

@@ -42,12 +42,20 @@ class _Statuses:
 
 
 _cache = _Statuses()
+# Models this replica builds in-process (serve_app/hosted_models.py): they serve whenever it answers.
+_hosted: set[str] = set()
+
+
+def host_models(names: Iterable[str]) -> None:
+    """Count these models as serving in this replica, though Serve has no deployment of theirs."""
+    _hosted.update(names)
 
 
 async def readiness(deployments: Iterable[str] | None = None) -> tuple[bool, dict[str, str]]:
     """Whether these deployments (all of the calling replica's application when None) serve, and each
     one's status. A replica counts once its __init__ returned, and __init__ loads and warms up the model."""
-    statuses = await _cache.get(serve.get_replica_context().app_name)
+    statuses = {**await _cache.get(serve.get_replica_context().app_name),
+                **dict.fromkeys(_hosted, DeploymentStatus.HEALTHY)}
     wanted = statuses if deployments is None else {name: statuses.get(name) for name in deployments}
     return (all(status in SERVING for status in wanted.values()),
             {name: getattr(status, "value", "MISSING") for name, status in wanted.items()})

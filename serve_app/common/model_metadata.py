@@ -1,8 +1,11 @@
 """What a model says of itself, across the deployment handle: its KServe V2 metadata (tensor names,
 datatypes, shapes) and its version, a content hash of its artifact that its log lines carry too."""
 
+import contextlib
+import contextvars
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +78,23 @@ class _ModelVersionTag(logging.Filter):
         return True
 
 
+# False while a model is built inside another deployment's replica (serve_app/hosted_models.py).
+_TAGGING = contextvars.ContextVar("model_log_tagging", default=True)
+
+
+@contextlib.contextmanager
+def untagged_logs() -> Iterator[None]:
+    """Models built inside leave the replica's log lines untagged: they are not one model's lines."""
+    token = _TAGGING.set(False)
+    try:
+        yield
+    finally:
+        _TAGGING.reset(token)
+
+
 def tag_logs(metadata: ModelMetadata) -> None:
     """Every line this replica writes through Serve's logger names the model and its version. A filter
     on the logger, not its handlers: Serve replaces the handlers when its logging config changes."""
+    if not _TAGGING.get():
+        return
     logging.getLogger("ray.serve").addFilter(_ModelVersionTag(metadata.name, metadata.versions[0]))

@@ -5,20 +5,23 @@ import uuid
 
 import yaml
 
+from serve_app.app import serve_config_args
 from serve_app.common.shapes import shape_png
 from serve_app.local_cluster import APP_NAME, serve_cli
 from tests.integration.replica_logs import log_lines_with
 
-MODEL_DEPLOYMENTS = {"DaliPreprocessor", "VisionClassifier", "FeatureLookup", "Ranker", "LLMServer", "Embedder"}
-APP_DEPLOYMENTS = MODEL_DEPLOYMENTS | {"Ingress", "JobConsumer"}
+MODELS = serve_config_args().models
+HOSTED = {name for name, model in MODELS.items() if model.placement == "ingress"}
+APP_DEPLOYMENTS = set(MODELS) - HOSTED | {"Ingress", "JobConsumer"}
 
 
 def test_live_and_ready(client):
+    """Readiness lists every model: those with a deployment of their own and those the Ingress hosts."""
     assert client.get("/health/live").json() == {"status": "live"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     deployments = ready.json()["deployments"]
-    assert APP_DEPLOYMENTS == set(deployments)
+    assert APP_DEPLOYMENTS | HOSTED == set(deployments)
     assert set(deployments.values()) == {"HEALTHY"}
 
 
@@ -36,7 +39,7 @@ def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, pl
     response = client.post("/v1/graphs/caption", json={"image": image}, headers={"X-Request-Id": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
-    expected = {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"}
+    expected = {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} - HOSTED
     lines = log_lines_with(platform.session_dir, request_id, expected)
     assert expected <= set(lines)
     assert all(record["request_id"] == request_id for records in lines.values() for record in records)
@@ -45,7 +48,9 @@ def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, pl
     # Each model replica's lines name its model and version (a content hash of the artifact).
     versions = {deployment: {record.get("model_version") for record in records} for deployment, records in lines.items()}
     assert versions["LLMServer"] == {f"tiny-llama:{model_version(client, 'tiny-llama')}"}
-    assert len(versions["VisionClassifier"]) == 1 and versions["VisionClassifier"].pop().startswith("vision:")
+    assert "VisionClassifier" in HOSTED or versions["VisionClassifier"].pop().startswith("vision:")
+    # A hosted model's stages are the Ingress's: its lines name no model version of their own.
+    assert versions["Ingress"] == {None}
 
 
 def model_version(client, model: str) -> str:
