@@ -5,9 +5,9 @@ per-stage breakdown of the platform's own request path. Auth, rate limits, reque
 the graph policies stay on in every platform run.
 
 - shipped: what `make run` ships: HAProxy on port 8000 in front of the Ingress replicas' direct ingress,
-  throughput-optimized Serve, the vision and RecSys models hosted in the two Ingress replicas.
-- serve defaults: Serve's proxy and modes, one Ingress replica, every model a deployment of its own
-  (one handle hop per stage), the same models, graphs, limits and batching.
+  throughput-optimized Serve, the vision and RecSys models hosted in the Ingress replica.
+- serve defaults: Serve's proxy and modes, every model a deployment of its own (one handle hop per
+  stage), the same models, graphs, limits and batching.
 
 Clients (in this process, on the same 2 cores as the servers): httpx for the JSON route, tritonclient
 http.aio and grpc.aio for V2. Writes benchmarks/results/serving_cost.{json,md,png}.
@@ -16,7 +16,6 @@ Run: `.venv/bin/python -m benchmarks.serving_cost` (needs `make triton-setup`), 
 
 import asyncio
 import base64
-import copy
 import logging
 import os
 from pathlib import Path
@@ -28,6 +27,7 @@ import tritonclient.http.aio as httpclient
 import yaml
 
 from benchmarks.classify_vs_plain import plain_process_caller
+from benchmarks.configs import models_as_deployments
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
 from benchmarks.results_files import RESULTS, write_results
@@ -50,22 +50,11 @@ DEFAULTS_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_THROUGHPUT_OPTIMIZE
 
 
 def on_serve_defaults(config: dict) -> dict:
-    """The shipped config with every hosted model made a deployment of its own (its user_config and bound
-    moved to a `deployments:` entry) and a single Ingress replica."""
-    config = copy.deepcopy(config)
-    application = config["applications"][0]
-    for name, model in application["args"]["models"].items():
-        if model.pop("placement", None) == "ingress":
-            calls = model.pop("max_calls", 32)
-            application["deployments"].append({
-                "name": name, "user_config": model.pop("user_config", None) or {},
-                "max_ongoing_requests": min(calls, 32), "max_queued_requests": max(calls - 32, 0) or 64})
-    for deployment in application["deployments"]:
+    """The shipped config with every model a deployment of its own and the Ingress alone on its replica."""
+    config = models_as_deployments(config)
+    for deployment in config["applications"][0]["deployments"]:
         if deployment["name"] == "Ingress":
-            deployment["autoscaling_config"].update(min_replicas=1, max_replicas=1)
             deployment["ray_actor_options"]["num_cpus"] = 0.1
-        if not deployment.get("user_config"):
-            deployment.pop("user_config", None)
     return config
 
 

@@ -3,11 +3,13 @@
 from nvidia.dali import fn, pipeline_def, types
 
 
-def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool, max_batch: int):
-    """A DALI pipeline fed encoded bytes through `feed_input("encoded", ...)`, yielding CHW float32."""
+def build_pipeline(size: int, mean: list[float], std: list[float], use_gpu: bool, max_batch: int,
+                   num_threads: int = 1):
+    """A DALI pipeline fed encoded bytes through `feed_input("encoded", ...)`, yielding CHW float32.
+    `num_threads` are DALI's CPU workers (decoding on CPU, the host part of `mixed` on a GPU)."""
 
     # feed_input needs prefetch_queue_depth=1; the CPU build requires device_id=None.
-    @pipeline_def(batch_size=max_batch, num_threads=1, device_id=0 if use_gpu else None,
+    @pipeline_def(batch_size=max_batch, num_threads=num_threads, device_id=0 if use_gpu else None,
                   prefetch_queue_depth=1, exec_dynamic=True)
     def pipeline():
         encoded = fn.external_source(name="encoded", dtype=types.UINT8)

@@ -181,6 +181,9 @@ class GraphSpec(BaseModel):
     # success inside the window answers again instead of recomputing. Shared across replicas via Redis.
     dedupe: Dedupe | None = None
     tensors: GraphTensors = GraphTensors()
+    # The input field that a body sent as it is fills (image/png, image/jpeg, application/octet-stream):
+    # no base64, no JSON; every other declared field takes its default.
+    raw_body: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "GraphSpec":
@@ -201,7 +204,19 @@ class GraphSpec(BaseModel):
             if tensor.field is not None:
                 self._check_read(f"tensor {tensor.name!r}", f"${INPUT}.{tensor.field}")
         self._check_acyclic()
+        self._check_raw_body()
         return self
+
+    def _check_raw_body(self) -> None:
+        if self.raw_body is None:
+            return
+        field = (self.input or {}).get(self.raw_body)
+        if field is None or field.type != "string":
+            raise ValueError(f"raw_body {self.raw_body!r} is not a declared string field of the input")
+        required = [name for name, other in self.input.items()
+                    if name != self.raw_body and "default" not in other.model_fields_set]
+        if required:
+            raise ValueError(f"raw_body: a raw body carries only {self.raw_body!r}, but {required} have no default")
 
     def _check_read(self, reader: str, ref: Any) -> None:
         """A reference names a node, or a field the declared input has."""

@@ -4,6 +4,7 @@ declared input as the request body, so generated clients and schema fuzzers send
 from fastapi import FastAPI
 
 from graphs.runner import GraphRunner
+from serve_app.graph_body import RAW_MEDIA_TYPES
 from serve_app.problems import Problem
 
 _REF = "#/components/schemas/{model}"
@@ -12,7 +13,7 @@ _PROBLEMS = {
     "400": "malformed JSON, or an image that cannot be decoded",
     "404": "no such graph",
     "409": "the same run (the graph's dedupe key) is already going",
-    "415": "the body is not sent as application/json",
+    "415": "the body is not sent as application/json (or, where the graph takes one, as an image)",
     "422": "the body does not fit the declared input (each bad field named), or a bad X-Request-Timeout",
     "429": "a model is at its concurrency limit; retry after Retry-After",
     "503": "a model is unavailable, failing (open circuit) or out of memory",
@@ -26,6 +27,10 @@ def _graph_path(name: str, runner: GraphRunner, components: dict) -> dict:
     if model is not None:
         body = model.model_json_schema(ref_template=_REF)
         components.update(body.pop("$defs", {}))
+    content = {"application/json": {"schema": body}}
+    if (raw_field := runner.spec(name).raw_body) is not None:
+        raw = {"type": "string", "format": "binary", "description": f"the {raw_field!r} field, sent as it is"}
+        content.update({media_type: {"schema": raw} for media_type in RAW_MEDIA_TYPES})
     problem = {"application/problem+json": {"schema": {"$ref": _REF.format(model="Problem")}}}
     return {"post": {
         "tags": ["graphs"],
@@ -34,7 +39,7 @@ def _graph_path(name: str, runner: GraphRunner, components: dict) -> dict:
         "parameters": [{"name": "X-Request-Timeout", "in": "header", "required": False,
                         "description": "a deadline in seconds for the whole run; it can only shorten the graph's",
                         "schema": {"type": "number", "exclusiveMinimum": 0}}],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "requestBody": {"required": True, "content": content},
         "responses": {"200": {"description": "the graph's declared output",
                               "content": {"application/json": {"schema": {}}}},
                       **{status: {"description": why, "content": problem} for status, why in _PROBLEMS.items()}},

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from fastapi import Body, FastAPI, Header
+from fastapi import FastAPI, Header, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
+from serve_app.graph_body import graph_body
 from serve_app.graph_openapi import document_graphs
 from serve_app.hosted_models import HostedModel
 from serve_app.infer_api import router as infer_router
@@ -127,10 +128,12 @@ class Ingress(GRPCInferenceService):
 
     # Each declared graph is documented as its own path (graph_openapi.py); this route serves them all.
     @app.post("/v1/graphs/{name}", include_in_schema=False)
-    async def run_graph(self, name: str, body: dict = Body(),
+    async def run_graph(self, name: str, request: Request,
                         timeout_s: float | None = Header(None, alias="X-Request-Timeout", gt=0)) -> Any:
-        """Any graph declared in serve_config.yaml; the body is its `$input`. X-Request-Timeout (seconds)
-        sets a deadline for the whole run, which every node's timeout is cut to."""
+        """Any graph declared in serve_config.yaml; the body (JSON, or an image as it is where the graph
+        declares raw_body) is its `$input`. X-Request-Timeout (seconds) sets a deadline for the whole run,
+        which every node's timeout is cut to."""
+        body = await graph_body(request, self.runner.spec(name).raw_body)
         return await self.runner.run(name, body, timeout_s)
 
     async def run_job(self, job_id: str) -> JobOutcome:

@@ -36,6 +36,25 @@ def test_classify_accepts_a_larger_jpeg(client):
     assert response.json()["label"] == "circle"
 
 
+def test_classify_takes_the_image_as_it_is(client):
+    """raw_body: the PNG's bytes as the body answer what its base64 in JSON answers."""
+    image = shape_png("triangle", 1001)
+    raw = client.post("/v1/graphs/classify", content=image, headers={"Content-Type": "image/png"})
+    assert raw.status_code == 200, raw.text
+    assert raw.json() == client.post("/v1/graphs/classify", json={"image": b64(image)}).json()
+
+
+@pytest.mark.parametrize("graph, body, content_type, status, title", [
+    ("classify", b"not an image", "image/png", 400, "invalid_image"),
+    ("recommend", b"\x89PNG", "image/png", 415, "unsupported_media_type"),  # recommend takes no raw body
+    ("classify", b"[1, 2]", "application/json", 422, "validation_failed"),
+    ("classify", b"{", "application/json", 400, "malformed_json"),
+])
+def test_a_body_the_graph_cannot_take_is_refused(client, graph, body, content_type, status, title):
+    response = client.post(f"/v1/graphs/{graph}", content=body, headers={"Content-Type": content_type})
+    assert (response.status_code, response.json()["title"]) == (status, title), response.text
+
+
 def test_recommendations_beat_random_on_heldout_interactions(client, artifacts_dir):
     layout = ArtifactLayout(root=artifacts_dir)
     heldout = pd.read_parquet(layout.ranker / "heldout.parquet")

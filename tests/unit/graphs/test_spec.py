@@ -39,6 +39,11 @@ def _spec(nodes: dict, root: str = "a", **extra) -> dict:
     (_spec({"a": ECHO}, tensors={"outputs": [{"name": "X", "datatype": "FP32", "shape": [-1]}]}), "must be BYTES"),
     (_spec({"a": ECHO}, tensors={"inputs": [{"name": "K", "datatype": "INT32", "shape": [1], "field": "k"}]}),
      "leading -1"),
+    (_spec({"a": ECHO}, input={"image": {"type": "string"}}, raw_body="picture"),
+     "raw_body 'picture' is not a declared string field"),
+    (_spec({"a": ECHO}, input={"image": {"type": "integer"}}, raw_body="image"), "not a declared string field"),
+    (_spec({"a": ECHO}, input={"image": {"type": "string"}, "k": {"type": "integer"}}, raw_body="image"),
+     r"\['k'\] have no default"),
 ])
 def test_invalid_specs_are_rejected_naming_the_problem(spec, message):
     with pytest.raises(ValidationError, match=message):
