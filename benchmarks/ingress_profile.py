@@ -35,7 +35,8 @@ CATEGORIES = [
     ("HTTP server (uvicorn) and sockets", ("uvicorn/", "httptools", "h11", "asyncio/streams.py", "selector_events")),
     ("Serve's replica machinery", ("ray/serve/",)),
     ("Ray core worker", ("ray/_private/", "_raylet")),
-    ("thread pools", ("concurrent/futures/",)),
+    # py-spy counts a thread blocked inside C (a pool's queue.get, a DALI or Ray worker's wait) as busy.
+    ("worker threads waiting in C (pools, DALI, Ray)", ("concurrent/futures/", "threading.py")),
     ("asyncio", ("asyncio/",)),
 ]
 

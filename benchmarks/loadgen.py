@@ -1,11 +1,15 @@
 """Closed-loop load: N concurrent callers, each issuing its next request when the last returns."""
 
 import asyncio
+import logging
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 
 from pydantic import BaseModel
+
+# httpx logs every request at INFO: a load generator doing that spends the cores the server needs.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class LoadResult(BaseModel):
