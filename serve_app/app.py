@@ -78,7 +78,8 @@ def _expand(value: Any, artifacts_dir: Path) -> Any:
 
 
 def build_app(args: PlatformArgs) -> Application:
-    """Bind every model deployment the args list and hand their handles to the HTTP ingress."""
+    """Bind every model deployment the args list and hand their handles, and the models it hosts itself
+    (`placement: ingress`), to the HTTP ingress."""
     deployments = {name: model.deployment(name) for name, model in args.models.items()}
     check_graphs(args.graphs, {name: deployment.func_or_class for name, deployment in deployments.items()})
     bound, hosted = {}, {}

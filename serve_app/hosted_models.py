@@ -8,8 +8,8 @@ import asyncio
 import importlib
 import inspect
 import logging
-from dataclasses import dataclass
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from serve_app.common.errors import ConcurrencyLimitReached

@@ -2,6 +2,7 @@
 config): breaker + fallback, retries with backoff, timeouts, shadows, switch, splitter, ensemble."""
 
 import asyncio
+import os
 import time
 
 import httpx
@@ -94,12 +95,28 @@ def test_a_hung_node_times_out_without_blocking_others(graphs):
     assert fast.status_code == 200 and fast_s < 0.3  # answered while the other one hung
 
 
+# HAProxy (the Makefile's ingress) keeps a request running at the replica when its client half-closes (a FIN):
+# Serve's proxy saw the disconnect and cancelled; behind HAProxy the replica often never hears of it. Until
+# that is fixed the abandoned work ends at its deadlines (request_timeout_s, graph and node timeouts).
+@pytest.mark.xfail(os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "1", strict=False,
+                   reason="behind HAProxy a client's half-close does not reach the replica")
 def test_a_client_that_goes_away_cancels_the_call_inside_the_deployment(graphs, calls):
     """`abandoned` has no timeout: only the client's leaving can end its call to the hung node."""
     http, _ = graphs
-    before = calls("hung", "cancelled")
-    with pytest.raises(httpx.ReadTimeout):
-        http.post("/v1/graphs/abandoned", json={"x": 1}, timeout=0.5)
+    reached, before = calls("hung"), calls("hung", "cancelled")
+
+    async def leave_once_the_call_hangs() -> None:
+        # The client goes only once its call is inside the node, so the test cannot pass (or fail) on a
+        # request that never got there.
+        async with httpx.AsyncClient(base_url=http.base_url, headers=http.headers, timeout=30) as client:
+            request = asyncio.ensure_future(client.post("/v1/graphs/abandoned", json={"x": 1}))
+            deadline = time.monotonic() + 10
+            while await asyncio.to_thread(calls, "hung") == reached and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert not request.done()
+            request.cancel()  # httpx closes the connection: the client is gone
+
+    asyncio.run(leave_once_the_call_hangs())
     deadline = time.monotonic() + 10
     while calls("hung", "cancelled") == before and time.monotonic() < deadline:
         time.sleep(0.2)
