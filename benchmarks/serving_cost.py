@@ -15,7 +15,6 @@ Run: `.venv/bin/python -m benchmarks.serving_cost` (needs `make triton-setup`), 
 """
 
 import asyncio
-import base64
 import logging
 import os
 from pathlib import Path
@@ -28,6 +27,7 @@ import yaml
 
 from benchmarks.classify_vs_plain import plain_process_caller
 from benchmarks.configs import models_as_deployments
+from benchmarks.graphs_load import graph_callers
 from benchmarks.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
 from benchmarks.results_files import RESULTS, write_results
@@ -63,14 +63,8 @@ def on_serve_defaults(config: dict) -> dict:
 
 
 def json_caller(client: httpx.AsyncClient, graph: str):
-    images = [{"image": base64.b64encode(image).decode()} for image in IMAGES]
-
-    async def call(i: int) -> bool:
-        body = images[i % len(images)] if graph == "classify" else {"user_id": 1 + i % 500, "k": 10}
-        response = await client.post(f"/v1/graphs/{graph}", json=body)
-        return response.status_code == 200
-
-    return call
+    """The JSON route's caller of graphs_load, shared with its load runs."""
+    return graph_callers(client)[graph]
 
 
 def v2_inputs(module, graph: str, i: int, image_shape: list[int]) -> list:
@@ -166,7 +160,7 @@ def run_platform(config: dict, env: dict[str, str], name: str) -> dict:
     path = Path(f"/tmp/serving_cost.{name}.yaml")
     path.write_text(yaml.safe_dump(config))
     with local_platform(path) as platform:
-        return asyncio.run(measure_platform(platform, StageClock.of(platform)))
+        return asyncio.run(measure_platform(platform, StageClock()))
 
 
 def ratio(a: float, b: float) -> float:

@@ -11,7 +11,6 @@ import httpx
 import ray
 from prometheus_client.parser import text_string_to_metric_families
 
-from serve_app.local_cluster import LocalPlatform
 
 # Metrics reach the endpoint every second (local_platform's report interval): wait that long, twice.
 SETTLE_S = 2.5
@@ -45,13 +44,10 @@ def _totals(text: str, graph: str) -> dict[str, tuple[float, float]]:
 
 
 class StageClock:
-    def __init__(self, metrics_url: str):
-        self.metrics_url = metrics_url
+    """Reads the local node's metrics endpoint, on the driver's cluster."""
 
-    @classmethod
-    def of(cls, platform: LocalPlatform) -> "StageClock":
-        del platform  # the endpoint is the local node's, on the driver's cluster
-        return cls(f"http://127.0.0.1:{ray.nodes()[0]['MetricsExportPort']}/metrics")
+    def __init__(self):
+        self.metrics_url = f"http://127.0.0.1:{ray.nodes()[0]['MetricsExportPort']}/metrics"
 
     def _read(self, graph: str) -> dict[str, tuple[float, float]]:
         return _totals(httpx.get(self.metrics_url, timeout=10).text, graph)
