@@ -31,8 +31,9 @@ export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:pro
 
 .PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize
 
+# Not `serve run`: on SIGTERM it exits without draining (serve_app/run.py says why).
 run: setup redis artifacts keys
-	$(BIN)/serve run serve_config.yaml
+	$(BIN)/python -m serve_app.run serve_config.yaml
 
 test: setup triton-setup redis artifacts keys
 	$(BIN)/python -m pytest

@@ -5,6 +5,7 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,9 +65,12 @@ class GraphExecutor:
     """Runs one graph; breakers and shadows live as long as the executor (one per ingress replica)."""
 
     def __init__(self, name: str, spec: GraphSpec, handles: dict[str, DeploymentHandle],
-                 metrics: GraphMetrics, rng: random.Random | None = None):
+                 metrics: GraphMetrics, rng: random.Random | None = None,
+                 require_live: Callable[[str], Awaitable[None]] | None = None):
         self.name, self.spec, self.handles, self.metrics = name, spec, handles, metrics
         self.rng = rng or random.Random()
+        # Raises when a deployment has no live replica, so the node fails (or falls back) at once.
+        self.require_live = require_live
         self.breakers = {node: CircuitBreaker(n.breaker) for node, n in spec.nodes.items() if n.breaker}
         self._shadows: set[asyncio.Task] = set()
 
@@ -133,6 +137,8 @@ class GraphExecutor:
             if isinstance(node, FunctionNode):
                 result = FUNCTIONS[node.function](*args, **kwargs)
             else:
+                if self.require_live is not None:
+                    await self.require_live(node.deployment)
                 handle = self.handles[node.deployment]
                 method = handle if node.method == "__call__" else getattr(handle, node.method)
                 result = await method.remote(*args, **kwargs)

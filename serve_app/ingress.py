@@ -13,6 +13,7 @@ from ray.serve.handle import DeploymentHandle
 from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
+from serve_app.drain_gate import DrainGate, HeldWork
 from serve_app.graph_body import graph_body
 from serve_app.graph_openapi import document_graphs
 from serve_app.hosted_models import HostedModel
@@ -26,7 +27,7 @@ from serve_app.jobs.settings import JobSettings
 from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
-from serve_app.readiness import host_models, readiness
+from serve_app.readiness import host_models, not_live, readiness, require_live
 from serve_app.security.caller import Caller, act_for
 from serve_app.security.config import SecurityConfig
 from serve_app.security.gate import Gate, Guard
@@ -41,6 +42,8 @@ install_problem_handlers(app)
 app.add_middleware(RespondAsync)
 # Inside CORS, so a browser's preflight needs no key and refusals still carry the CORS headers.
 app.add_middleware(Gate)
+# Outside the gate: a draining replica refuses before it spends a key lookup.
+app.add_middleware(DrainGate)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
 for router in (v2_router, openai_router, infer_router, jobs_router):
@@ -85,12 +88,13 @@ class Ingress(GRPCInferenceService):
         settings = PlatformSettings()
         redis_url = settings.redis_url
         app.state.guard = Guard(settings)
-        self.runner = GraphRunner(graphs, models, redis_url)
+        app.state.held = HeldWork()
+        self.runner = GraphRunner(graphs, models, redis_url, require_live=require_live)
         # The routers reach the runner, the models, the LLM service and the jobs through request.app.
         app.state.runner = self.runner
         app.state.jobs = JobService(redis_url)
         app.state.models = ModelRepository(models, self.runner)
-        app.state.llm = LLMService(models[llm.generator], models[llm.embedder])
+        app.state.llm = LLMService(models[llm.generator], models[llm.embedder], require_live)
         app.state.server = (app.title, app.version)
         self.state = app.state
         document_graphs(app, self.runner)
@@ -122,9 +126,16 @@ class Ingress(GRPCInferenceService):
     @app.get("/health")
     @app.get("/health/ready")
     async def ready(self) -> JSONResponse:
+        """200 while this replica can serve: "ready" when every deployment serves, "degraded" when some graphs
+        cannot (listed); 503 when no graph can, or while draining. Probes route on the code, people read
+        the body."""
+        if app.state.held.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         ready, deployments = await readiness()
-        return JSONResponse({"status": "ready" if ready else "not_ready", "deployments": deployments},
-                            status_code=200 if ready else 503)
+        graphs = {name: not await not_live(spec.deployments()) for name, spec in self.runner.specs.items()}
+        status = "ready" if ready else "degraded" if any(graphs.values()) else "not_ready"
+        return JSONResponse({"status": status, "deployments": deployments, "graphs": graphs},
+                            status_code=503 if status == "not_ready" else 200)
 
     # Each declared graph is documented as its own path (graph_openapi.py); this route serves them all.
     @app.post("/v1/graphs/{name}", include_in_schema=False)
@@ -139,6 +150,10 @@ class Ingress(GRPCInferenceService):
     async def run_job(self, job_id: str) -> JobOutcome:
         """Run a job (JobConsumer calls this): its request replayed through this app, the answer stored
         with the job. Cancelling the call cancels the route and the deployment calls under it."""
+        with app.state.held.hold():  # draining: refused, so the consumer queues the job again
+            return await self._run_job(job_id)
+
+    async def _run_job(self, job_id: str) -> JobOutcome:
         store = app.state.jobs.store
         job = await asyncio.to_thread(store.get, job_id)
         if job is None:  # expired while it waited

@@ -3,7 +3,7 @@ PII) before the model, the opt-in semantic cache, error translation and S1's fal
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 
 from ray.serve.handle import DeploymentHandle
@@ -34,8 +34,13 @@ def events_of(completion: Completion) -> list[StreamEvent]:
 class LLMService:
     """Calls LLMServer (and the Embedder for the semantic cache) for the HTTP routers."""
 
-    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle):
-        self.llm, self.embedder = llm, embedder
+    # Raises ModelUnavailable when a deployment has no live replica (serve_app/readiness.py): a chat then
+    # fails (or falls back) at once instead of waiting for a replacement replica.
+    require_live: Callable[[str], Awaitable[None]] | None = None
+
+    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle,
+                 require_live: Callable[[str], Awaitable[None]] | None = None):
+        self.llm, self.embedder, self.require_live = llm, embedder, require_live
         # Made once: options() builds a new handle object on every call.
         self._llm_stream = llm.options(stream=True)
         self._metadata: tuple[ModelMetadata, ModelMetadata] | None = None
@@ -57,6 +62,10 @@ class LLMService:
                 raise ModelUnavailable("the language models are still loading; retry shortly") from None
         return self._metadata
 
+    async def _require_live(self) -> None:
+        if self.require_live is not None:
+            await self.require_live(self.llm.deployment_name)
+
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Truncate, collapse whitespace and mask PII in every text the model (and any log) will see."""
         clean = partial(preprocess_text, max_length=self.settings.llm_input_max_length)
@@ -72,6 +81,7 @@ class LLMService:
         if cached is not None:
             return cached
         try:
+            await self._require_live()
             completion = await self.llm.complete.remote(request)
         except Exception as error:
             return self._fallback_or_raise(error, request)
@@ -86,6 +96,10 @@ class LLMService:
         _, _, cached = await self._cache_lookup(request)
         if cached is not None:
             return _iterate(events_of(cached))
+        try:
+            await self._require_live()
+        except ModelUnavailable as error:
+            return _iterate(events_of(self._fallback_or_raise(error, request)))
         responses = self._llm_stream.stream.remote(request)
         try:
             first = await anext(responses)

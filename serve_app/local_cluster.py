@@ -82,26 +82,28 @@ def wait_ready(base_url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{base_url}/health/ready", timeout=5).status_code == 200:
+            answer = httpx.get(f"{base_url}/health/ready", timeout=5)
+            if answer.status_code == 200 and answer.json()["status"] == "ready":  # not "degraded"
                 return
         time.sleep(2)
     raise TimeoutError(f"{base_url} not ready after {timeout_s}s")
 
 
 @contextlib.contextmanager
-def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus: int = 2,
-                   ready_timeout_s: float = 600) -> Iterator[LocalPlatform]:
-    """A fresh cluster owned by the caller (never someone else's), the config deployed on a free port."""
+def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus: int | None = 2,
+                   ready_timeout_s: float = 600, free_ports: bool = True) -> Iterator[LocalPlatform]:
+    """A fresh cluster owned by the caller (never someone else's), the config deployed on free ports (or
+    its own). `num_cpus` None: the machine's."""
     import ray
     from ray import serve
 
     config = yaml.safe_load(config_path.read_text())
-    port, grpc_port = free_port(), free_port()
-    config["http_options"]["port"] = port
-    config["grpc_options"]["port"] = grpc_port
+    if free_ports:
+        config["http_options"]["port"], config["grpc_options"]["port"] = free_port(), free_port()
+    port, grpc_port = config["http_options"]["port"], config["grpc_options"]["port"]
     # Metrics reach the Prometheus endpoint every second instead of every ten, so checks see them soon.
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,
-                       dashboard_host="127.0.0.1", dashboard_port=free_port(),
+                       dashboard_host="127.0.0.1", dashboard_port=free_port() if free_ports else 8265,
                        _system_config={"metrics_report_interval_ms": 1000})
     try:
         session_dir = Path(context.address_info["session_dir"])

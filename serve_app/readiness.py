@@ -1,5 +1,7 @@
 """The one readiness rule, for every protocol: a set of deployments is ready when each has serving
 replicas, as Serve's controller reports it; the server is ready when every deployment of the app is.
+A deployment is live while it has a running replica (an update in progress still serves); a call to one
+that is not live fails at once (ModelUnavailable, 503 + Retry-After) instead of waiting for a replica.
 
 `serve.status()` is a blocking call to the controller (~0.2 s here): it runs on a thread, at most once
 per REFRESH_S however many probes arrive, so a probe storm costs the event loop nothing."""
@@ -9,15 +11,19 @@ import time
 from collections.abc import Iterable
 
 from ray import serve
-from ray.serve.schema import DeploymentStatus
+from ray.serve.schema import DeploymentStatus, ReplicaState
+
+from serve_app.common.errors import ModelUnavailable
 
 # A deployment serves while it has replicas up, autoscaling or not; UPDATING/UNHEALTHY do not count.
 SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
 REFRESH_S = 1.0
 
 
-def _statuses(app_name: str) -> dict[str, DeploymentStatus]:
-    return {name: d.status for name, d in serve.status().applications[app_name].deployments.items()}
+def _statuses(app_name: str) -> dict[str, tuple[DeploymentStatus, int]]:
+    """Each deployment's status and running replicas."""
+    return {name: (d.status, d.replica_states.get(ReplicaState.RUNNING, 0))
+            for name, d in serve.status().applications[app_name].deployments.items()}
 
 
 class _Statuses:
@@ -26,7 +32,7 @@ class _Statuses:
     def __init__(self):
         self.read_at, self.value, self.pending = 0.0, {}, None
 
-    async def get(self, app_name: str) -> dict[str, DeploymentStatus]:
+    async def get(self, app_name: str) -> dict[str, tuple[DeploymentStatus, int]]:
         if time.monotonic() - self.read_at < REFRESH_S:
             return self.value
         if self.pending is None:
@@ -54,8 +60,25 @@ def host_models(names: Iterable[str]) -> None:
 async def readiness(deployments: Iterable[str] | None = None) -> tuple[bool, dict[str, str]]:
     """Whether these deployments (all of the calling replica's application when None) serve, and each
     one's status. A replica counts once its __init__ returned, and __init__ loads and warms up the model."""
-    statuses = {**await _cache.get(serve.get_replica_context().app_name),
-                **dict.fromkeys(_hosted, DeploymentStatus.HEALTHY)}
+    statuses = {name: status for name, (status, _) in (await _states()).items()}
     wanted = statuses if deployments is None else {name: statuses.get(name) for name in deployments}
     return (all(status in SERVING for status in wanted.values()),
             {name: getattr(status, "value", "MISSING") for name, status in wanted.items()})
+
+
+async def _states() -> dict[str, tuple[DeploymentStatus, int]]:
+    return {**await _cache.get(serve.get_replica_context().app_name),
+            **dict.fromkeys(_hosted, (DeploymentStatus.HEALTHY, 1))}
+
+
+async def not_live(deployments: Iterable[str]) -> list[str]:
+    """Those of these deployments without a running replica (unknown ones count as live: Serve decides)."""
+    states = await _states()
+    return sorted(name for name in deployments if name in states and states[name][1] == 0)
+
+
+async def require_live(deployment: str) -> None:
+    """ModelUnavailable at once when the deployment has no running replica (the controller's view, at most
+    REFRESH_S old), rather than a call that waits for one to come back."""
+    if await not_live([deployment]):
+        raise ModelUnavailable(f"{deployment} has no live replica; retry shortly")

@@ -106,7 +106,18 @@ class AuthUnavailable(PlatformError):
 
 
 class ModelUnavailable(PlatformError):
+    """No live replica serves the model (it is loading, restarting or gone): fail fast, come back soon."""
+
     status, title = 503, "model_unavailable"
+    headers = {"Retry-After": "5"}
+
+
+class Draining(PlatformError):
+    """This server is shutting down: the request was not started; another replica (or this one once it is
+    back) takes it."""
+
+    status, title = 503, "draining"
+    headers = {"Retry-After": "5"}
 
 
 class UnknownModel(PlatformError):

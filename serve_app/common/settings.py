@@ -28,6 +28,9 @@ class PlatformSettings(BaseSettings):
     keys_file: Path = REPO_ROOT / ".data" / "api-keys.json"
     # The admin key `make run` creates on first set-up, readable by its owner only.
     admin_key_file: Path = REPO_ROOT / ".data" / "api-key"
+    # How long a drain (SIGTERM to `make run`, serve_app/drain.py) waits for requests and jobs in flight:
+    # longer than the longest a request may take (INFERENCE_TIMEOUT_SEC 60 s, review_analysis 45 s).
+    drain_timeout_s: float = Field(default=65, gt=0)
 
 
 class LLMSettings(BaseSettings):

@@ -16,6 +16,7 @@ from ray.serve.context import _set_request_context
 from ray.serve.handle import DeploymentHandle
 from ray.serve.task_consumer import task_consumer, task_handler
 
+from serve_app.common.drain import DrainWatch
 from serve_app.common.errors import JobStoreUnavailable, as_platform_error, is_retryable, status_of
 from serve_app.common.settings import PlatformSettings
 from serve_app.jobs.metrics import job_metrics
@@ -89,6 +90,8 @@ class JobConsumer:
         self._ingress_handle: DeploymentHandle | None = None
         self._stopping = threading.Event()
         threading.Thread(target=self._guard_against_starvation, daemon=True, name="job-starvation-guard").start()
+        context = serve.get_replica_context()
+        self._drain = DrainWatch(context.app_name, context.replica_id.unique_id, on_drain=self._stop_taking_jobs)
 
     def _ingress(self) -> DeploymentHandle:
         # Not a cached_property: the task consumer's class is pickled by value, and that holds a lock.
@@ -191,6 +194,12 @@ class JobConsumer:
             _persist(lambda: self.store.requeue(job.id))
             logger.warning("job failed for now; retrying", extra={"request_id": job.id, "reason": reason,
                                                                  "attempt": job.attempts})
+
+    def _stop_taking_jobs(self) -> None:
+        """A drain began: Celery's warm shutdown lets the running jobs finish and puts back what this worker
+        had taken but not started (prefetched, or waiting out a retry's backoff)."""
+        logger.info("draining: this consumer takes no more jobs")
+        threading.Thread(target=self._adapter.stop_consumer, daemon=True, name="job-consumer-stop").start()
 
     def _guard_against_starvation(self) -> None:
         """A normal or low job queued past the bound is sent again at high priority; whichever copy is

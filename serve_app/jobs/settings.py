@@ -35,14 +35,15 @@ class JobSettings(BaseSettings):
     starvation_bound_s: float = Field(default=30, gt=0)
     # A running job's lease: renewed while its consumer lives; a redelivered job whose lease lapsed reruns.
     lease_s: float = Field(default=5, gt=0)
-    # Added to max_timeout_s for the broker's visibility timeout (below); covers a retry's backoff wait.
+    # Added to the broker's visibility timeout (below), beyond the longest run and the longest retry wait.
     redelivery_margin_s: float = Field(default=60, gt=0)
 
     @property
     def visibility_timeout_s(self) -> float:
         """How long the broker waits for a taken job's ack before it hands the job to another consumer:
-        longer than any job may run, so only a dead consumer's jobs come back (after this long)."""
-        return self.max_timeout_s + self.redelivery_margin_s
+        longer than any job may run or wait for its retry (a retry is a message the worker holds unacked
+        until its countdown ends), so only a dead consumer's jobs come back (after this long)."""
+        return self.max_timeout_s + self.retry_backoff_max_s + self.redelivery_margin_s
 
     @property
     def dead_letter_queue(self) -> str:

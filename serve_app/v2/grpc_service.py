@@ -93,7 +93,10 @@ class GRPCInferenceService:
         try:
             caller = await guard.admit(_headers(grpc_context), "POST", SERVICE + method, family)
             act_for(caller)
-            return await work()
+            if family == "health":  # probes see the truth while a drain refuses the rest
+                return await work()
+            with self.state.held.hold():
+                return await work()
         except Exception as error:  # a generic internal error for anything unexpected (logged there)
             problem = as_platform_error(error)
             grpc_context.set_code(_CODES.get(problem.status, grpc.StatusCode.INTERNAL))
@@ -111,7 +114,7 @@ class GRPCInferenceService:
 
     async def ServerReady(self, request: pb.ServerReadyRequest, grpc_context) -> pb.ServerReadyResponse:
         async def work():
-            return pb.ServerReadyResponse(ready=(await readiness())[0])
+            return pb.ServerReadyResponse(ready=not self.state.held.draining and (await readiness())[0])
         return await self._answer(grpc_context, "ServerReady", "health", pb.ServerReadyResponse(), work)
 
     async def ModelReady(self, request: pb.ModelReadyRequest, grpc_context) -> pb.ModelReadyResponse:

@@ -61,6 +61,8 @@ async def live() -> Response:
 # The protocol answers readiness with 200 or a 4xx; Triton uses 400.
 @router.get("/health/ready", response_class=Response, responses=_EMPTY)
 async def ready(request: Request) -> Response:
+    if request.app.state.held.draining:
+        return error_response(400, "the server is shutting down")
     return Response() if (await readiness())[0] else error_response(400, "not every model is ready")
 
 

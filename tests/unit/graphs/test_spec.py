@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from serve_app.app import PlatformArgs, build_app, serve_config_args
 from graphs.input_schema import InputField, input_model
-from graphs.spec import GraphSpec
+from graphs.spec import GraphSpec, ModelNode
 from serve_app.common.settings import REPO_ROOT
 
 ECHO = {"kind": "function", "function": "constant", "args": [1]}
@@ -123,3 +123,10 @@ def test_a_declared_input_refuses_bodies_that_do_not_fit_naming_the_field(body, 
 def test_input_fields_whose_bounds_do_not_fit_their_type_are_refused_at_deploy(field, message):
     with pytest.raises(ValidationError, match=message):
         GraphSpec.model_validate(_spec({"a": ECHO}, input={"x": field}))
+
+
+def test_every_model_node_of_the_built_in_graphs_has_a_timeout():
+    """A hung model replica costs a request at most its node's timeout_s, never the proxy's 60 s."""
+    untimed = [f"{name}.{node_name}" for name, spec in serve_config_args().graphs.items()
+               for node_name, node in spec.nodes.items() if isinstance(node, ModelNode) and node.timeout_s is None]
+    assert untimed == []

@@ -1,0 +1,84 @@
+"""Graceful drain: one flag in Ray's key-value store (GCS) that every replica of the application watches.
+
+`python -m serve_app.run` (what `make run` starts) sets it on SIGTERM, as a Kubernetes preStop hook may
+(`python -m serve_app.drain`). While it is set, each Ingress replica answers readiness 503 and new requests
+503 with Retry-After, lets the requests and streams it holds finish, and publishes how many it still holds;
+the job consumers stop taking jobs (what they had taken but not started goes back to the queue). Whoever
+set the flag waits until nothing is held, or its deadline, before it stops Serve."""
+
+import threading
+import time
+from collections.abc import Callable
+
+from ray.experimental import internal_kv
+
+_NAMESPACE = "platform-drain"
+_FLAG = "draining"
+_HELD = "held/"  # + replica id: requests and job runs that replica still holds
+POLL_S = 0.2
+
+
+def _key(app_name: str, suffix: str) -> bytes:
+    return f"{app_name}/{suffix}".encode()
+
+
+def start_drain(app_name: str) -> None:
+    internal_kv._internal_kv_put(_key(app_name, _FLAG), b"1", namespace=_NAMESPACE)
+
+
+def end_drain(app_name: str) -> None:
+    """Back to serving (a drain called off); replicas forget what they published."""
+    internal_kv._internal_kv_del(_key(app_name, ""), del_by_prefix=True, namespace=_NAMESPACE)
+
+
+def draining(app_name: str) -> bool:
+    return internal_kv._internal_kv_exists(_key(app_name, _FLAG), namespace=_NAMESPACE)
+
+
+def held(app_name: str) -> int:
+    """Requests and job runs the application's Ingress replicas still hold, as they last published it."""
+    keys = internal_kv._internal_kv_list(_key(app_name, _HELD), namespace=_NAMESPACE)
+    return sum(int(internal_kv._internal_kv_get(key, namespace=_NAMESPACE) or 0) for key in keys)
+
+
+def wait_until_idle(app_name: str, deadline_s: float, settle_s: float = 1.0) -> bool:
+    """True once nothing has been held for `settle_s` (a job taken just before the flag has started by
+    then); False when `deadline_s` passed first."""
+    give_up, idle_since = time.monotonic() + deadline_s, None
+    while time.monotonic() < give_up:
+        if held(app_name):
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since >= settle_s:
+            return True
+        time.sleep(POLL_S)
+    return False
+
+
+class DrainWatch:
+    """A replica's view of the flag, read on a thread every POLL_S: `draining` costs a request nothing.
+    `on_drain` runs once when the flag appears; `held` (when given) is published while it is set."""
+
+    def __init__(self, app_name: str, replica_id: str, on_drain: Callable[[], None] | None = None,
+                 held: Callable[[], int] | None = None):
+        self.app_name, self.draining = app_name, False
+        self._held_key = _key(app_name, _HELD + replica_id)
+        self._on_drain, self._held = on_drain, held
+        threading.Thread(target=self._watch, daemon=True, name="drain-watch").start()
+
+    def _watch(self) -> None:
+        while True:
+            try:
+                self._look()
+            except Exception:  # the GCS away for a moment: look again next tick
+                pass
+            time.sleep(POLL_S)
+
+    def _look(self) -> None:
+        now = draining(self.app_name)
+        if now and not self.draining and self._on_drain is not None:
+            self._on_drain()
+        self.draining = now
+        if now and self._held is not None:
+            internal_kv._internal_kv_put(self._held_key, str(self._held()).encode(), namespace=_NAMESPACE)
