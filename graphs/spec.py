@@ -127,7 +127,8 @@ class Dedupe(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: list[str] = Field(min_length=1)  # references whose values make the key
-    lock_ttl_s: float = Field(default=120, gt=0)
+    # The lock's lease, renewed while the run lives: how long a key stays locked after its replica died.
+    lock_ttl_s: float = Field(default=10, gt=0)
     reuse_window_s: float = Field(default=600, ge=0)
 
 

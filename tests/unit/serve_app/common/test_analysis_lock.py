@@ -114,28 +114,48 @@ def test_failed_compute_stores_nothing_and_releases_the_lock(prefix):
     assert asyncio.run(scenario()) == {"score": 1, "reused": False}
 
 
-def test_expired_lock_taken_by_another_run_survives_the_first_release(prefix):
+def test_a_run_longer_than_its_lease_keeps_its_lock(prefix):
     async def scenario():
-        short = AnalysisLock(TEST_REDIS_URL, lock_ttl_s=0.1, prefix=prefix)
-        long = AnalysisLock(TEST_REDIS_URL, lock_ttl_s=30, prefix=prefix)
-        slow, second = Analysis({"run": 1}, hold=True), Analysis({"run": 2}, hold=True)
-        first_run = asyncio.create_task(short.run("user-1", slow))
+        lock = AnalysisLock(TEST_REDIS_URL, lock_ttl_s=0.3, prefix=prefix)
+        slow = Analysis({"run": 1}, hold=True)
+        first_run = asyncio.create_task(lock.run("user-1", slow))
         await slow.started.wait()
-        await asyncio.sleep(0.2)  # the first run's lock expires while it still computes
-        second_run = asyncio.create_task(long.run("user-1", second))
-        await second.started.wait()
-        held_by_second = lock_key(prefix, "user-1")
+        await asyncio.sleep(1.0)  # three leases: renewed all along
+        with pytest.raises(DuplicateAnalysis):
+            await lock.run("user-1", Analysis({"run": 2}))
         slow.release.set()
         await first_run
-        after_first_release = lock_key(prefix, "user-1")
-        second.release.set()
-        await second_run
-        await short.close()
-        await long.close()
-        return held_by_second, after_first_release
+        await lock.close()
 
-    held_by_second, after_first_release = asyncio.run(scenario())
-    assert held_by_second is not None and after_first_release == held_by_second
+    asyncio.run(scenario())
+    assert lock_key(prefix, "user-1") is None
+
+
+def test_a_run_that_lost_its_lease_neither_stores_nor_releases_the_next_runs_lock(prefix):
+    async def scenario():
+        first, second = (AnalysisLock(TEST_REDIS_URL, lock_ttl_s=30, prefix=prefix) for _ in range(2))
+        slow, next_run = Analysis({"run": 1}, hold=True), Analysis({"run": 2}, hold=True)
+        first_run = asyncio.create_task(first.run("user-1", slow))
+        await slow.started.wait()
+        with redis.Redis.from_url(TEST_REDIS_URL) as client:  # its lease lapsed (a replica stalled)
+            client.delete(f"{prefix}:lock:user-1")
+        second_run = asyncio.create_task(second.run("user-1", next_run))
+        await next_run.started.wait()
+        held_by_second = lock_key(prefix, "user-1")
+        slow.release.set()
+        late = await first_run
+        after_late_release = lock_key(prefix, "user-1")
+        stored_by_late = stored(f"{prefix}:result:user-1")
+        next_run.release.set()
+        await second_run
+        await first.close()
+        await second.close()
+        return late, held_by_second, after_late_release, stored_by_late
+
+    late, held_by_second, after_late_release, stored_by_late = asyncio.run(scenario())
+    assert late == {"run": 1, "reused": False}  # its caller still gets its answer
+    assert held_by_second is not None and after_late_release == held_by_second
+    assert stored_by_late is None  # fenced: the lapsed run's result is not the key's result
     assert lock_key(prefix, "user-1") is None
 
 
