@@ -14,7 +14,7 @@ K8S = Path(__file__).resolve().parent
 SERVE_CONFIG = K8S.parent / "serve_config.yaml"
 # Each manifest holding a `serveConfigV2: |` block, and the variant of the config it gets.
 MANIFESTS = {K8S / "base" / "ray-service.platform.yaml": "cpu", K8S / "gpu" / "ray-service.gpu.yaml": "gpu"}
-HEADER = "# Written by `make k8s` from serve_config.yaml (k8s/render_serve_config.py): edit those, not this.\n"
+HEADER = "# Written by `make k8s` (k8s/render_serve_config.py): edit serve_config.yaml, not this block.\n"
 
 
 def _deployment(config: dict, name: str) -> dict:

@@ -2,7 +2,6 @@
 turns the RayService into the RayCluster and Pods we intend, and refuses a broken one. No kubelet runs,
 so Pods stay Pending: what runs inside them is tested on the local Ray cluster instead."""
 
-import copy
 import subprocess
 import time
 
@@ -58,9 +57,16 @@ def test_the_api_server_accepts_every_manifest(cluster, kustomization):
     assert result.returncode == 0, result.stderr
 
 
-def test_the_operator_makes_the_intended_cpu_cluster(cluster):
-    assert _apply(cluster, *build("base")).returncode == 0
-    pods = _pods_of(cluster, "platform", count=2)
+@pytest.fixture(scope="module")
+def cpu_pods(cluster) -> dict[str, dict]:
+    """k8s/base applied, and the Pods the operator made of it, by group."""
+    result = _apply(cluster, *build("base"))
+    assert result.returncode == 0, result.stderr
+    return _pods_of(cluster, "platform", count=2)
+
+
+def test_the_operator_makes_the_intended_cpu_cluster(cpu_pods):
+    pods = cpu_pods
     head, worker = _container(pods["headgroup"], "ray-head"), _container(pods["cpu"], "ray-worker")
     for container in (head, worker):
         assert container["image"] == "serving-foundation:0.1.0"
@@ -87,11 +93,10 @@ def test_the_operator_makes_the_intended_cpu_cluster(cluster):
     assert pods["headgroup"]["metadata"]["labels"]["ray.io/serve"] == "false"  # excludeHeadPodFromServeSvc
 
 
-def test_the_policies_and_monitors_select_the_operators_pods(cluster):
+def test_the_policies_and_monitors_select_the_operators_pods(cpu_pods):
     """NetworkPolicy and PodMonitor selectors match the labels the operator gives its Pods, and the port
     Prometheus scrapes is declared on them (the monitors' CRDs are not on the testbed)."""
-    _apply(cluster, *build("base"))
-    pods = _pods_of(cluster, "platform", count=2).values()
+    pods = cpu_pods.values()
     policies = {doc["metadata"]["name"]: doc for doc in build("base") if doc["kind"] == "NetworkPolicy"}
     (ray_monitor,) = [doc for doc in build("monitoring") if doc["metadata"]["name"] == "platform-ray"]
     for pod in pods:
@@ -131,10 +136,11 @@ def test_the_operator_refuses_min_replicas_above_max(cluster):
 
 def test_the_api_server_refuses_an_unknown_field(cluster):
     typo = _ray_service("base", "platform-typo")
-    typo["spec"]["rayClusterConfig"]["headGroupSpec"]["rayStartParam"] = copy.deepcopy(
-        typo["spec"]["rayClusterConfig"]["headGroupSpec"].pop("rayStartParams"))
+    head = typo["spec"]["rayClusterConfig"]["headGroupSpec"]
+    head["rayStartParam"] = head.pop("rayStartParams")
     result = _apply(cluster, typo, dry_run=True)
-    assert result.returncode != 0 and 'unknown field "spec.rayClusterConfig.headGroupSpec.rayStartParam"' in result.stderr
+    assert result.returncode != 0
+    assert 'unknown field "spec.rayClusterConfig.headGroupSpec.rayStartParam"' in result.stderr
 
 
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)

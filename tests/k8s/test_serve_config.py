@@ -50,4 +50,5 @@ def test_the_gpu_variant_puts_dali_vision_and_the_llm_on_gpus():
 
 def test_splice_replaces_only_the_block():
     manifest = "a: 1\nspec:\n  serveConfigV2: |\n    old: 1\n\n    older: 2\n  next: 3\n"
-    assert render_serve_config.splice(manifest, "new: 1\n") == "a: 1\nspec:\n  serveConfigV2: |\n    new: 1\n  next: 3\n"
+    spliced = render_serve_config.splice(manifest, "new: 1\n")
+    assert spliced == "a: 1\nspec:\n  serveConfigV2: |\n    new: 1\n  next: 3\n"
