@@ -29,7 +29,7 @@ export RAY_SERVE_ENABLE_HA_PROXY ?= 1
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize
+.PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize k8s
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/run.py says why).
 run: setup redis artifacts keys
@@ -88,6 +88,10 @@ deploy: setup artifacts
 
 status:
 	$(BIN)/serve status
+
+# serveConfigV2 of the RayService manifests (k8s/), from serve_config.yaml; a test fails when they drift.
+k8s: setup
+	$(BIN)/python k8s/render_serve_config.py
 
 bench: setup triton-setup redis artifacts
 	for b in classify_vs_plain graphs_load triton_vs_platform serve_modes decode_dali_opencv_pillow feature_lookup \

@@ -5,6 +5,8 @@ import asyncio
 import redis
 from ray.serve.async_inference_autoscaling_policy import AsyncInferenceAutoscalingPolicy
 
+from serve_app.common.settings import PlatformSettings
+
 # Where Celery's Redis transport keeps messages taken but not yet acknowledged (acks late: running jobs).
 UNACKED_KEY = "unacked"
 
@@ -15,7 +17,10 @@ class JobQueueAutoscalingPolicy(AsyncInferenceAutoscalingPolicy):
     would scale busy consumers away (to zero), and a job whose consumer died would wait for its
     redelivery with no consumer left to redeliver it. Held messages count as work here."""
 
-    def __init__(self, broker_url: str, queue_name: str, **options):
+    def __init__(self, queue_name: str, broker_url: str | None = None, **options):
+        # Without broker_url, the platform's Redis (PLATFORM_REDIS_URL): where the URL carries a password from
+        # a Secret (k8s/), it cannot be written into the serve config.
+        broker_url = broker_url or PlatformSettings().redis_url
         super().__init__(broker_url, queue_name, **options)
         self._redis = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
 

@@ -1,0 +1,63 @@
+"""The k8s-testbed (a real kube-apiserver with the KubeRay operator, ../shared/k8s-testbed) brought up once
+for the session, and the built manifests."""
+
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serve_app.common.settings import REPO_ROOT
+
+K8S = REPO_ROOT / "k8s"
+TESTBED = REPO_ROOT.parent / "shared" / "k8s-testbed" / "testbed"
+KUSTOMIZATIONS = ("base", "gpu", "monitoring")
+
+
+class Cluster:
+    """kubectl against the testbed, in one namespace made for the session."""
+
+    def __init__(self, kubeconfig: Path, namespace: str):
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+
+    def kubectl(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "--kubeconfig", str(self.kubeconfig), "-n", self.namespace, *args],
+                              input=stdin, capture_output=True, text=True, check=check, timeout=60)
+
+    def get(self, kind: str, *selectors: str) -> list[dict]:
+        return json.loads(self.kubectl("get", kind, *selectors, "-o", "json").stdout)["items"]
+
+
+def build(kustomization: str) -> list[dict]:
+    """`kubectl kustomize k8s/<kustomization>`, offline, as documents."""
+    built = subprocess.run(["kubectl", "kustomize", str(K8S / kustomization)], capture_output=True, text=True,
+                           check=True, timeout=60).stdout
+    return list(yaml.safe_load_all(built))
+
+
+@pytest.fixture(scope="session")
+def kubectl_present() -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+
+
+@pytest.fixture(scope="session")
+def cluster(kubectl_present, tmp_path_factory) -> Cluster:
+    if not TESTBED.exists():
+        pytest.skip(f"no k8s-testbed at {TESTBED} (the project's CI has it beside the repository)")
+    state = tmp_path_factory.mktemp("k8s-testbed")
+    subprocess.run([str(TESTBED), "up", str(state)], capture_output=True, check=True, timeout=300)
+    try:
+        cluster = Cluster(state / "kubeconfig", f"platform-{uuid.uuid4().hex[:6]}")
+        cluster.kubectl("create", "namespace", cluster.namespace)
+        # No controller-manager on the testbed: the namespace's default ServiceAccount is made by hand.
+        cluster.kubectl("create", "serviceaccount", "default")
+        # What an operator of the platform creates before applying k8s/ (k8s/README.md).
+        cluster.kubectl("create", "secret", "generic", "platform-secrets", "--from-literal=redis-password=test")
+        yield cluster
+    finally:
+        subprocess.run([str(TESTBED), "down", str(state)], capture_output=True, timeout=120)
