@@ -77,8 +77,8 @@ class DrainWatch:
 
     def _look(self) -> None:
         now = draining(self.app_name)
-        if now and not self.draining and self._on_drain is not None:
+        began, self.draining = now and not self.draining, now
+        if began and self._on_drain is not None:
             self._on_drain()
-        self.draining = now
         if now and self._held is not None:
             internal_kv._internal_kv_put(self._held_key, str(self._held()).encode(), namespace=_NAMESPACE)

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from celery.exceptions import Reject
 from ray import serve
 from ray.serve.context import _set_request_context
 from ray.serve.handle import DeploymentHandle
@@ -43,6 +44,14 @@ def _persist(write, for_s: float = 60.0):
             if time.monotonic() > give_up:
                 raise
             time.sleep(0.5)
+
+
+def _hand_back(job_id: str) -> None:
+    """Put the job's message back on the queue as it was (no retry counted) for a consumer that is not
+    draining; the pause keeps a draining worker that is still being handed jobs from spinning."""
+    logger.info("draining: job handed back to the queue", extra={"request_id": job_id})
+    time.sleep(1.0)
+    raise Reject("draining", requeue=True)
 
 
 class TransientFailure(Exception):
@@ -102,6 +111,8 @@ class JobConsumer:
     @task_handler(name=RUN_JOB)
     def run_job(self, job_id: str) -> None:
         """Celery calls this on one of its threads; it returns once the job's state is final or queued again."""
+        if self._drain.draining:
+            _hand_back(job_id)
         job, lease = self.store.claim(job_id)
         if job is None:
             logger.info("job delivery dropped: finished, cancelled or running elsewhere", extra={"request_id": job_id})
@@ -115,6 +126,9 @@ class JobConsumer:
         try:
             ending = self._run(job, lease)
         except TransientFailure as failure:
+            if str(failure) == "draining":  # the Ingress is going away: not this job's failure
+                _persist(lambda: self.store.requeue(job.id))
+                _hand_back(job.id)  # raises
             self._retry_or_give_up(job, str(failure))
             raise
         self._finish(job, ending)
@@ -197,9 +211,11 @@ class JobConsumer:
 
     def _stop_taking_jobs(self) -> None:
         """A drain began: Celery's warm shutdown lets the running jobs finish and puts back what this worker
-        had taken but not started (prefetched, or waiting out a retry's backoff)."""
+        had taken but not started (prefetched, or waiting out a retry's backoff). A worker not started yet
+        (the task consumer starts it after __init__) hands back whatever it is given (run_job)."""
         logger.info("draining: this consumer takes no more jobs")
-        threading.Thread(target=self._adapter.stop_consumer, daemon=True, name="job-consumer-stop").start()
+        if (adapter := getattr(self, "_adapter", None)) is not None:
+            threading.Thread(target=adapter.stop_consumer, daemon=True, name="job-consumer-stop").start()
 
     def _guard_against_starvation(self) -> None:
         """A normal or low job queued past the bound is sent again at high priority; whichever copy is

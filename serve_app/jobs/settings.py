@@ -1,6 +1,7 @@
 """Job knobs from environment variables (`PLATFORM_JOBS_*`): the consumer reads them when its module is
 imported (Ray's task consumer takes its queue config at class definition), so they are process settings."""
 
+from celery.exceptions import Reject
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from ray.serve.schema import CeleryAdapterConfig, TaskProcessorConfig
@@ -67,8 +68,9 @@ def task_processor_config(settings: JobSettings | None = None) -> TaskProcessorC
         # One job taken at a time per free thread, so a high job is not stuck behind prefetched low ones.
         app_custom_config={"worker_prefetch_multiplier": 1, "result_expires": int(settings.ttl_s),
                            "broker_connection_retry_on_startup": True, "worker_hijack_root_logger": False},
-        task_custom_config={"retry_backoff": settings.retry_backoff_s,
-                            "retry_backoff_max": settings.retry_backoff_max_s})
+        # A job handed back by a draining consumer (Reject) goes back on the queue as it was, no retry counted.
+        task_custom_config={"retry_backoff": settings.retry_backoff_s, "retry_backoff_max": settings.retry_backoff_max_s,
+                            "dont_autoretry_for": (Reject,)})
     return TaskProcessorConfig(queue_name=settings.queue_name,
                                adapter="ray.serve.task_processor.CeleryTaskProcessorAdapter",
                                adapter_config=adapter, max_retries=settings.max_retries,

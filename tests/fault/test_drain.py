@@ -14,6 +14,7 @@ import uuid
 
 import httpx
 import pytest
+import redis
 import yaml
 
 from serve_app.common.settings import PlatformSettings, REPO_ROOT
@@ -39,8 +40,11 @@ def own_platform(tmp_path):
     path = tmp_path / "serve_config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    # HAProxy's own ports and the Ingress replicas' direct ports apart from another platform's on this machine.
     env.update(PLATFORM_JOBS_QUEUE_NAME=queue, RAY_SERVE_HAPROXY_STATS_PORT=str(free_port()),
-               RAY_SERVE_HAPROXY_METRICS_PORT=str(free_port()), PLATFORM_DRAIN_TIMEOUT_S="60")
+               RAY_SERVE_HAPROXY_METRICS_PORT=str(free_port()), PLATFORM_DRAIN_TIMEOUT_S="60",
+               RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT="32000", RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT="32999",
+               RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT="42000", RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT="42999")
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "serve_app.run", str(path)], env=env, cwd=REPO_ROOT,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -104,3 +108,7 @@ def test_sigterm_drains_then_exits(own_platform):
     print(f"\ndrain: readiness 503 after {readiness_s:.2f} s, refusal in {refusal_s * 1000:.0f} ms, "
           f"exit after {time.monotonic() - signalled:.0f} s; jobs {sorted(statuses)}")
     assert set(statuses) <= {"SUCCEEDED", "QUEUED"}, statuses
+    # Each queued one is still a message on the queue (Celery's lists, one per priority), for the next consumer.
+    broker = redis.Redis.from_url(PlatformSettings().redis_url)
+    messages = sum(broker.llen(key) for key in broker.scan_iter(f"{queue}*") if broker.type(key) == b"list")
+    assert messages >= statuses.count("QUEUED")

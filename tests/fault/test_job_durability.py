@@ -4,16 +4,14 @@ a job running when its consumer died runs again (at least once), which `redelive
 
 import os
 import signal
-import subprocess
 import time
 import uuid
 
 import pytest
-import redis
 from ray import serve
 from ray.util.state import list_actors
 
-from serve_app.common.settings import PlatformSettings
+from benchmarks.faults import redis_down
 from serve_app.local_cluster import APP_NAME, deploy
 
 pytestmark = pytest.mark.fault
@@ -76,32 +74,12 @@ def test_sigkill_of_the_consumers_mid_job_loses_no_job(graphs):
 
 def test_a_redis_restart_keeps_the_queued_jobs(graphs):
     http, _ = graphs
-    store = redis.Redis.from_url(PlatformSettings().redis_url)
-    settings = {key: store.config_get(key)[key] for key in ("port", "dir", "logfile", "bind")}
-    store.config_set("appendonly", "yes")  # as `make redis` starts it: every write logged before shutdown
-    while store.info("persistence")["aof_rewrite_in_progress"]:
-        time.sleep(0.1)
     ids = submit_many(http, 12, "redis")
-    try:
-        store.shutdown()
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it stops
-    try:
+    with redis_down():
         down = http.get(f"/v1/inference/{ids[0]}")
         assert down.status_code == 503 and down.json()["title"] == "job_store_unavailable"
         refused = http.post("/v1/inference", json={"prompt": "hi", "model": "tiny-llama"})
         assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
-    finally:
-        subprocess.run(["redis-server", "--port", settings["port"], "--bind", settings["bind"] or "127.0.0.1",
-                        "--dir", settings["dir"], "--logfile", settings["logfile"], "--appendonly", "yes",
-                        "--daemonize", "yes"], check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                store.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.2)
     report("Redis restart", ids, wait_all(http, ids, wait_s=300))
 
 

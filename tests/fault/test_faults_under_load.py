@@ -1,0 +1,15 @@
+"""Each fault of benchmarks/faults.py, under a steady c8 mix on the test platform, within its stated budget
+(benchmarks/faults.py BUDGETS): failed requests, their statuses and speed, recovery time, jobs lost = 0."""
+
+import pytest
+
+from benchmarks.faults import BUDGETS, markdown, run_fault
+
+pytestmark = pytest.mark.fault
+
+
+@pytest.mark.parametrize("fault", list(BUDGETS))
+def test_a_fault_under_load_stays_within_its_budget(platform, fault):
+    report = run_fault(platform, fault)
+    print("\n" + markdown([report]))
+    assert report.requests > 0 and not report.breaches(), report
