@@ -69,6 +69,7 @@ class FaultReport:
     slowest_failure_s: float = 0.0
     recovery_s: float = 0.0  # from the fault to the last failure
     p99_ms: float = 0.0
+    readiness_changed_s: float | None = None  # until /health/ready first said anything but "ready"
     jobs: int = 0
     jobs_lost: int = 0
 
@@ -224,7 +225,7 @@ def run_fault(platform: LocalPlatform, fault: str, settle_s: float = 3.0) -> Fau
         jobs = _submit_jobs(http, 4)
         struck = time.monotonic()
         FAULTS[fault]()
-        time.sleep(2)  # the fault is seen before readiness is asked
+        readiness_changed_s = _readiness_changes(http, struck)
         wait_ready(platform.base_url, 300)
         time.sleep(settle_s)
     with _client(platform) as http:
@@ -237,16 +238,31 @@ def run_fault(platform: LocalPlatform, fault: str, settle_s: float = 3.0) -> Fau
         statuses={str(status): count for status, count in Counter(o.status for o in failures).items()},
         slowest_failure_s=round(max((o.seconds for o in failures), default=0.0), 2),
         recovery_s=round(max((o.at + o.seconds - struck for o in failures), default=0.0), 1),
-        p99_ms=round(percentile(latencies, 0.99), 1) if latencies else 0.0, jobs=len(jobs), jobs_lost=lost)
+        p99_ms=round(percentile(latencies, 0.99), 1) if latencies else 0.0, readiness_changed_s=readiness_changed_s,
+        jobs=len(jobs), jobs_lost=lost)
+
+
+def _readiness_changes(http: httpx.Client, struck: float, within_s: float = 15.0) -> float | None:
+    """Seconds from the fault until /health/ready first says anything but "ready"; None if it never does."""
+    while time.monotonic() - struck < within_s:
+        try:
+            answer = http.get("/health/ready", timeout=2)
+            if answer.status_code != 200 or answer.json().get("status") != "ready":
+                return round(time.monotonic() - struck, 2)
+        except (httpx.TransportError, ValueError):
+            return round(time.monotonic() - struck, 2)
+        time.sleep(0.1)
+    return None
 
 
 def markdown(reports: list[FaultReport]) -> str:
-    rows = ["| fault | requests | failed (by kind) | statuses | slowest failure | recovery | jobs lost | budget |",
-            "|---|---|---|---|---|---|---|---|"]
+    rows = ["| fault | requests | failed (by kind) | statuses | slowest failure | recovery | readiness changed "
+            "| jobs lost | budget |", "|---|---|---|---|---|---|---|---|---|"]
     for report in reports:
         breaches = report.breaches()
         rows.append(f"| {report.fault} | {report.requests} | {report.failed or 0} | {report.statuses or '-'} | "
-                    f"{report.slowest_failure_s} s | {report.recovery_s} s | {report.jobs_lost} of {report.jobs} | "
+                    f"{report.slowest_failure_s} s | {report.recovery_s} s | {report.readiness_changed_s} s | "
+                    f"{report.jobs_lost} of {report.jobs} | "
                     f"{'held' if not breaches else '; '.join(breaches)} |")
     return "\n".join(rows)
 

@@ -2,6 +2,7 @@
 `serve deploy`; used by the test suite and the benchmarks so both run the real platform."""
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -100,6 +101,15 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
     config = yaml.safe_load(config_path.read_text())
     if free_ports:
         config["http_options"]["port"], config["grpc_options"]["port"] = free_port(), free_port()
+        # HAProxy's stats and metrics ports (8404, 9101) and the Ingress replicas' own ports (30000+, 40000+)
+        # are fixed by default, and Serve does not look whether another cluster holds them: moved, so two
+        # platforms on one machine (a test's beside a user's) stay apart. Ray's workers inherit the environment.
+        for variable in ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT"):
+            os.environ.setdefault(variable, str(free_port()))
+        offset = 2000 + os.getpid() % 60 * 100
+        for protocol, base in (("HTTP", 30000), ("GRPC", 40000)):
+            os.environ.setdefault(f"RAY_SERVE_DIRECT_INGRESS_MIN_{protocol}_PORT", str(base + offset))
+            os.environ.setdefault(f"RAY_SERVE_DIRECT_INGRESS_MAX_{protocol}_PORT", str(base + offset + 99))
     port, grpc_port = config["http_options"]["port"], config["grpc_options"]["port"]
     # Metrics reach the Prometheus endpoint every second instead of every ten, so checks see them soon.
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,

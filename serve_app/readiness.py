@@ -7,6 +7,7 @@ that is not live fails at once (ModelUnavailable, 503 + Retry-After) instead of 
 per REFRESH_S however many probes arrive, so a probe storm costs the event loop nothing."""
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 
@@ -18,6 +19,7 @@ from serve_app.common.errors import ModelUnavailable
 # A deployment serves while it has replicas up, autoscaling or not; UPDATING/UNHEALTHY do not count.
 SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
 REFRESH_S = 1.0
+logger = logging.getLogger("ray.serve")
 
 
 def _statuses(app_name: str) -> dict[str, tuple[DeploymentStatus, int]]:
@@ -27,7 +29,9 @@ def _statuses(app_name: str) -> dict[str, tuple[DeploymentStatus, int]]:
 
 
 class _Statuses:
-    """The last statuses read, and the one read in flight that concurrent probes share."""
+    """The last statuses read, and the one read in flight that concurrent probes share. Once something was
+    read, a read in flight holds no probe and no call: the last statuses stand meanwhile, so a controller
+    that is slow or restarting (replicas serve without it) costs requests nothing."""
 
     def __init__(self):
         self.read_at, self.value, self.pending = 0.0, {}, None
@@ -37,14 +41,17 @@ class _Statuses:
             return self.value
         if self.pending is None:
             self.pending = asyncio.ensure_future(asyncio.to_thread(_statuses, app_name))
-        pending = self.pending
-        try:
-            self.value = await asyncio.shield(pending)
-            self.read_at = time.monotonic()
-        finally:
-            if self.pending is pending and pending.done():
-                self.pending = None
+            self.pending.add_done_callback(self._keep)
+        if not self.value:
+            await asyncio.shield(self.pending)  # the first read: nothing to answer with before it
         return self.value
+
+    def _keep(self, read: asyncio.Future) -> None:
+        self.pending = None
+        if read.cancelled() or read.exception() is not None:
+            logger.warning("deployment statuses unreadable; the last ones stand", exc_info=read.exception())
+            return
+        self.value, self.read_at = read.result(), time.monotonic()
 
 
 _cache = _Statuses()

@@ -40,11 +40,12 @@ def own_platform(tmp_path):
     path = tmp_path / "serve_config.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    # HAProxy's own ports and the Ingress replicas' direct ports apart from another platform's on this machine.
+    # HAProxy's own ports and the Ingress replicas' direct ports apart from any other platform's here (the
+    # session's takes a range within 32000-37999 and 42000-47999: serve_app/local_cluster.py).
     env.update(PLATFORM_JOBS_QUEUE_NAME=queue, RAY_SERVE_HAPROXY_STATS_PORT=str(free_port()),
                RAY_SERVE_HAPROXY_METRICS_PORT=str(free_port()), PLATFORM_DRAIN_TIMEOUT_S="60",
-               RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT="32000", RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT="32999",
-               RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT="42000", RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT="42999")
+               RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT="38000", RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT="38099",
+               RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT="48000", RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT="48099")
     log = (tmp_path / "run.log").open("w")
     process = subprocess.Popen([sys.executable, "-m", "serve_app.run", str(path)], env=env, cwd=REPO_ROOT,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
