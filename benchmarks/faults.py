@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
+import ray
 import redis
 from ray.util.state import list_actors
 
@@ -145,8 +146,9 @@ class SteadyMix:
 
 def _kill_actor(class_part: str) -> None:
     """SIGKILL the process of one live actor whose class name holds `class_part`."""
-    pids = [actor["pid"] for actor in list_actors(filters=[("state", "=", "ALIVE")], detail=True)
-            if class_part in actor["class_name"]]
+    actors = list_actors(address=ray.get_runtime_context().gcs_address, filters=[("state", "=", "ALIVE")],
+                         detail=True)
+    pids = [actor["pid"] for actor in actors if class_part in actor["class_name"]]
     os.kill(pids[0], signal.SIGKILL)
 
 

@@ -19,6 +19,8 @@ from serve_app.jobs.settings import JobSettings
 
 # KEYS: job, lease. ARGV: allowed statuses (comma-separated), patch (JSON), "1" for a claim, queued-index
 # prefix. A claim counts an attempt and takes a RUNNING job only when its lease lapsed (a redelivery).
+# Only a job that never ran is in the starvation index: a retried one waits out Celery's backoff, and a
+# copy sent at high priority would run it early, outside Celery's count of its retries.
 _TRANSITION = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -39,7 +41,7 @@ for key, value in pairs(cjson.decode(ARGV[2])) do job[key] = value end
 local encoded = cjson.encode(job)
 redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
 local queued = ARGV[4] .. job.tier
-if job.status == 'QUEUED' then redis.call('ZADD', queued, job.queued_at, job.id)
+if job.status == 'QUEUED' and job.attempts == 0 then redis.call('ZADD', queued, job.queued_at, job.id)
 else redis.call('ZREM', queued, job.id) end
 return encoded
 """

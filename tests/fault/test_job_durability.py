@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+import ray
 from ray import serve
 from ray.util.state import list_actors
 
@@ -52,7 +53,8 @@ def report(name: str, ids: list[str], jobs: dict[str, dict]) -> None:
 
 
 def consumer_pids() -> list[int]:
-    actors = list_actors(filters=[("state", "=", "ALIVE")], detail=True)
+    actors = list_actors(address=ray.get_runtime_context().gcs_address, filters=[("state", "=", "ALIVE")],
+                         detail=True)
     return [actor["pid"] for actor in actors if "JobConsumer" in actor["class_name"]]
 
 

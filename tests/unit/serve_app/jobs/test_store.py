@@ -66,7 +66,8 @@ def test_requeue_and_the_starving_index(store):
     assert low.id not in store.starving("low", time.time())
     store.requeue(low.id)
     back = store.get(low.id)
-    assert back.status == "QUEUED" and back.attempts == 1 and low.id in store.starving("low", time.time())
+    # Queued again for a retry: Celery's backoff schedules it, not the starvation guard.
+    assert back.status == "QUEUED" and back.attempts == 1 and low.id not in store.starving("low", time.time())
 
 
 def test_redis_down_is_a_503_not_a_hang():
