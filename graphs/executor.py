@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ray.serve.handle import DeploymentHandle
 
@@ -61,16 +61,23 @@ class _Run:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
 
+class LiveCalls(Protocol):
+    """What the ingress gives the executor to fail fast on a deployment with no live replica."""
+
+    async def call(self, deployment: str, start: Callable[[], Awaitable[Any]]) -> Any: ...
+
+
 class GraphExecutor:
     """Runs one graph; breakers and shadows live as long as the executor (one per ingress replica)."""
 
     def __init__(self, name: str, spec: GraphSpec, handles: dict[str, DeploymentHandle],
                  metrics: GraphMetrics, rng: random.Random | None = None,
-                 require_live: Callable[[str], Awaitable[None]] | None = None):
+                 liveness: "LiveCalls | None" = None):
         self.name, self.spec, self.handles, self.metrics = name, spec, handles, metrics
         self.rng = rng or random.Random()
-        # Raises when a deployment has no live replica, so the node fails (or falls back) at once.
-        self.require_live = require_live
+        # Fails a model call at once when its deployment has no live replica, so the node fails (or falls
+        # back) instead of waiting for one (serve_app/readiness.py).
+        self.liveness = liveness
         self.breakers = {node: CircuitBreaker(n.breaker) for node, n in spec.nodes.items() if n.breaker}
         self._shadows: set[asyncio.Task] = set()
 
@@ -137,11 +144,12 @@ class GraphExecutor:
             if isinstance(node, FunctionNode):
                 result = FUNCTIONS[node.function](*args, **kwargs)
             else:
-                if self.require_live is not None:
-                    await self.require_live(node.deployment)
                 handle = self.handles[node.deployment]
                 method = handle if node.method == "__call__" else getattr(handle, node.method)
-                result = await method.remote(*args, **kwargs)
+                if self.liveness is None:
+                    result = await method.remote(*args, **kwargs)
+                else:
+                    result = await self.liveness.call(node.deployment, lambda: method.remote(*args, **kwargs))
             return pick(result, node.select)
         if isinstance(node, SequenceNode):
             for step in node.steps:

@@ -27,7 +27,7 @@ from serve_app.jobs.settings import JobSettings
 from serve_app.llm_service import LLMService
 from serve_app.openai_api.router import router as openai_router
 from serve_app.problems import install_problem_handlers
-from serve_app.readiness import host_models, not_live, readiness, require_live
+from serve_app.readiness import Liveness, host_models, not_live, readiness
 from serve_app.security.caller import Caller, act_for
 from serve_app.security.config import SecurityConfig
 from serve_app.security.gate import Gate, Guard
@@ -89,12 +89,13 @@ class Ingress(GRPCInferenceService):
         redis_url = settings.redis_url
         app.state.guard = Guard(settings)
         app.state.held = HeldWork()
-        self.runner = GraphRunner(graphs, models, redis_url, require_live=require_live)
+        liveness = Liveness()
+        self.runner = GraphRunner(graphs, models, redis_url, liveness=liveness)
         # The routers reach the runner, the models, the LLM service and the jobs through request.app.
         app.state.runner = self.runner
         app.state.jobs = JobService(redis_url)
         app.state.models = ModelRepository(models, self.runner)
-        app.state.llm = LLMService(models[llm.generator], models[llm.embedder], require_live)
+        app.state.llm = LLMService(models[llm.generator], models[llm.embedder], liveness)
         app.state.server = (app.title, app.version)
         self.state = app.state
         document_graphs(app, self.runner)

@@ -3,7 +3,7 @@ PII) before the model, the opt-in semantic cache, error translation and S1's fal
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from functools import partial
 
 from ray.serve.handle import DeploymentHandle
@@ -16,6 +16,7 @@ from serve_app.security.caller import charge_tokens
 from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig
 from serve_app.common.settings import LLMSettings
 from serve_app.common.text_preprocessing import preprocess_text
+from serve_app.readiness import Liveness
 
 logger = logging.getLogger("ray.serve")
 # Response header naming where a completion came from: engine, cache or fallback.
@@ -34,13 +35,12 @@ def events_of(completion: Completion) -> list[StreamEvent]:
 class LLMService:
     """Calls LLMServer (and the Embedder for the semantic cache) for the HTTP routers."""
 
-    # Raises ModelUnavailable when a deployment has no live replica (serve_app/readiness.py): a chat then
-    # fails (or falls back) at once instead of waiting for a replacement replica.
-    require_live: Callable[[str], Awaitable[None]] | None = None
+    # Fails a call with ModelUnavailable when its deployment has no live replica (serve_app/readiness.py):
+    # a chat then fails (or falls back) at once instead of waiting for a replacement replica.
+    liveness: Liveness | None = None
 
-    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle,
-                 require_live: Callable[[str], Awaitable[None]] | None = None):
-        self.llm, self.embedder, self.require_live = llm, embedder, require_live
+    def __init__(self, llm: DeploymentHandle, embedder: DeploymentHandle, liveness: Liveness | None = None):
+        self.llm, self.embedder, self.liveness = llm, embedder, liveness
         # Made once: options() builds a new handle object on every call.
         self._llm_stream = llm.options(stream=True)
         self._metadata: tuple[ModelMetadata, ModelMetadata] | None = None
@@ -62,9 +62,11 @@ class LLMService:
                 raise ModelUnavailable("the language models are still loading; retry shortly") from None
         return self._metadata
 
-    async def _require_live(self) -> None:
-        if self.require_live is not None:
-            await self.require_live(self.llm.deployment_name)
+    async def _live(self, start):
+        """`start()` awaited, failing fast when the generator has no live replica."""
+        if self.liveness is None:
+            return await start()
+        return await self.liveness.call(self.llm.deployment_name, start)
 
     def prepare(self, request: GenerationRequest) -> GenerationRequest:
         """Truncate, collapse whitespace and mask PII in every text the model (and any log) will see."""
@@ -81,8 +83,7 @@ class LLMService:
         if cached is not None:
             return cached
         try:
-            await self._require_live()
-            completion = await self.llm.complete.remote(request)
+            completion = await self._live(lambda: self.llm.complete.remote(request))
         except Exception as error:
             return self._fallback_or_raise(error, request)
         await charge_tokens(completion.usage.total_tokens)
@@ -96,15 +97,18 @@ class LLMService:
         _, _, cached = await self._cache_lookup(request)
         if cached is not None:
             return _iterate(events_of(cached))
+        responses = None
+
+        def start():
+            nonlocal responses
+            responses = self._llm_stream.stream.remote(request)
+            return anext(responses)
+
         try:
-            await self._require_live()
-        except ModelUnavailable as error:
-            return _iterate(events_of(self._fallback_or_raise(error, request)))
-        responses = self._llm_stream.stream.remote(request)
-        try:
-            first = await anext(responses)
+            first = await self._live(start)
         except Exception as error:
-            responses.cancel()
+            if responses is not None:
+                responses.cancel()
             return _iterate(events_of(self._fallback_or_raise(error, request)))
         return _relay(first, responses)
 

@@ -9,7 +9,8 @@ per REFRESH_S however many probes arrive, so a probe storm costs the event loop 
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from ray import serve
 from ray.serve.schema import DeploymentStatus, ReplicaState
@@ -19,6 +20,7 @@ from serve_app.common.errors import ModelUnavailable
 # A deployment serves while it has replicas up, autoscaling or not; UPDATING/UNHEALTHY do not count.
 SERVING = {DeploymentStatus.HEALTHY, DeploymentStatus.UPSCALING, DeploymentStatus.DOWNSCALING}
 REFRESH_S = 1.0
+T = TypeVar("T")
 logger = logging.getLogger("ray.serve")
 
 
@@ -84,8 +86,32 @@ async def not_live(deployments: Iterable[str]) -> list[str]:
     return sorted(name for name in deployments if name in states and states[name][1] == 0)
 
 
-async def require_live(deployment: str) -> None:
-    """ModelUnavailable at once when the deployment has no running replica (the controller's view, at most
-    REFRESH_S old), rather than a call that waits for one to come back."""
-    if await not_live([deployment]):
-        raise ModelUnavailable(f"{deployment} has no live replica; retry shortly")
+class Liveness:
+    """Calls that fail fast when their deployment has no running replica (the controller's view, at most
+    REFRESH_S old), rather than waiting in a handle's queue for a replacement (a minute for an LLM engine).
+    Models hosted in this replica are always live."""
+
+    async def require(self, deployment: str) -> None:
+        if await not_live([deployment]):
+            raise ModelUnavailable(f"{deployment} has no live replica; retry shortly")
+
+    async def unless_lost(self, call: Awaitable[T], deployment: str) -> T:
+        """`call`'s result; ModelUnavailable (and the call cancelled) once the deployment has no running
+        replica while the call waits: one routed just before the controller saw its replica die."""
+        if deployment in _hosted:
+            return await call
+        task = asyncio.ensure_future(call)
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=REFRESH_S)
+                if done:
+                    return task.result()
+                if await not_live([deployment]):
+                    raise ModelUnavailable(f"{deployment} lost its replica while this call waited; retry shortly")
+        finally:
+            task.cancel()  # a no-op once it is done; else (lost, or our caller cancelled) the call goes too
+
+    async def call(self, deployment: str, start: Callable[[], Awaitable[T]]) -> T:
+        """`start()`'s result, started only when the deployment is live and given up once it is not."""
+        await self.require(deployment)
+        return await self.unless_lost(start(), deployment)

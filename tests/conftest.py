@@ -24,7 +24,7 @@ def artifacts_dir() -> Path:
 
 # The test platform's job knobs, inherited by every Ray worker: a job's redelivery after its consumer died
 # comes after max_timeout_s + retry_backoff_max_s + redelivery_margin_s (here 65 s, not the default 7 minutes);
-# retries wait 10, 20 and 30 s.
+# retries wait 10, 20, 30, 30 and 30 s.
 JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5",
            "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "30", "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
 

@@ -29,10 +29,10 @@ class JobSettings(BaseSettings):
     # S0's second stage: a job whose model keeps answering "at capacity" this long ends REJECTED.
     acquire_timeout_s: float = Field(default=10, ge=0)
     # Retries of transient failures (a replica gone, a model unavailable), with exponential backoff: the
-    # n-th waits retry_backoff_s * 2**(n-1), at most retry_backoff_max_s. The defaults wait 10, 20 and 40 s,
-    # 70 s in all: longer than the platform takes to come back after a redeploy (about 45 s warm on 2 cores),
-    # so a restart does not use up a job's retries.
-    max_retries: int = Field(default=3, ge=0)
+    # n-th waits retry_backoff_s * 2**(n-1), at most retry_backoff_max_s. The defaults wait 10, 20, 40, 60
+    # and 60 s, 190 s in all: longer than a model takes to come back on 2 busy cores (the LLM engine took
+    # 88 s after a SIGKILL under load, benchmarks/faults.py), so a restart does not use up a job's retries.
+    max_retries: int = Field(default=5, ge=0)
     retry_backoff_s: int = Field(default=10, ge=1)
     retry_backoff_max_s: int = Field(default=60, ge=1)
     # How long a job's state and result stay readable after it was submitted.

@@ -88,7 +88,7 @@ def test_a_redis_restart_keeps_the_queued_jobs(graphs):
 def test_the_whole_app_deleted_and_deployed_again_keeps_the_queued_jobs(platform, graphs):
     http, config = graphs
     # A job can run again before the Ingress (with its hosted models) and the LLM engine are back: it gets
-    # model_unavailable, and Celery's retries (10, 20 and 30 s apart here) wait out the restart.
+    # model_unavailable, and Celery's retries (10, 20, 30, 30 and 30 s apart here) wait out the restart.
     ids = submit_many(http, 12, "restart")
     # Every replica of the application goes (consumers, ingress, models), then `serve deploy` brings it
     # back. The controller stays: after a full `serve shutdown`, the first `serve deploy` through the
