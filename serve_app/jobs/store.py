@@ -18,9 +18,11 @@ from serve_app.jobs.model import Job, JobResult, JobStatus
 from serve_app.jobs.settings import JobSettings
 
 # KEYS: job, lease. ARGV: allowed statuses (comma-separated), patch (JSON), "1" for a claim, queued-index
-# prefix. A claim counts an attempt and takes a RUNNING job only when its lease lapsed (a redelivery).
-# Only a job that never ran is in the starvation index: a retried one waits out Celery's backoff, and a
-# copy sent at high priority would run it early, outside Celery's count of its retries.
+# prefix, the score a queued job takes in that index (its queued_at when empty). A claim counts an attempt
+# and takes a RUNNING job only when its lease lapsed (a redelivery). The starvation guard resends what the
+# index holds past its bound: a job queued again for a retry is scored when its retry is overdue, so the
+# guard resends it only if Celery's retry message was lost (a copy sent earlier would run it outside
+# Celery's count of its retries).
 _TRANSITION = """
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
@@ -41,7 +43,7 @@ for key, value in pairs(cjson.decode(ARGV[2])) do job[key] = value end
 local encoded = cjson.encode(job)
 redis.call('SET', KEYS[1], encoded, 'KEEPTTL')
 local queued = ARGV[4] .. job.tier
-if job.status == 'QUEUED' and job.attempts == 0 then redis.call('ZADD', queued, job.queued_at, job.id)
+if job.status == 'QUEUED' then redis.call('ZADD', queued, ARGV[5] ~= '' and ARGV[5] or job.queued_at, job.id)
 else redis.call('ZREM', queued, job.id) end
 return encoded
 """
@@ -95,9 +97,11 @@ class JobStore:
         raw = self.redis.get(self._key(job_id))
         return None if raw is None else Job.model_validate_json(raw)
 
-    def _move(self, job_id: str, allowed: tuple[JobStatus, ...], patch: dict, attempt: bool = False) -> Job | None:
+    def _move(self, job_id: str, allowed: tuple[JobStatus, ...], patch: dict, attempt: bool = False,
+              queued_score: float | None = None) -> Job | None:
         encoded = self._transition(keys=[self._key(job_id), self._key(job_id, ":lease")],
-                                   args=[",".join(allowed), json.dumps(patch), "1" if attempt else "0", QUEUED_INDEX])
+                                   args=[",".join(allowed), json.dumps(patch), "1" if attempt else "0", QUEUED_INDEX,
+                                         "" if queued_score is None else repr(queued_score)])
         return None if encoded is None else Job.model_validate_json(encoded)
 
     @_available
@@ -125,8 +129,11 @@ class JobStore:
 
     @_available
     def requeue(self, job_id: str, allowed: tuple[JobStatus, ...] = ("RUNNING",)) -> Job | None:
-        """Back to QUEUED (a retry after a transient failure, or a dead letter an operator requeues)."""
-        job = self._move(job_id, allowed, {"status": "QUEUED", "error": None, "finished_at": None})
+        """Back to QUEUED (a retry after a transient failure, or a dead letter an operator requeues); the
+        starvation guard counts it from when its retry is overdue (the longest backoff and a margin)."""
+        overdue_from = time.time() + self.settings.retry_backoff_max_s + self.settings.redelivery_margin_s
+        job = self._move(job_id, allowed, {"status": "QUEUED", "error": None, "finished_at": None},
+                         queued_score=overdue_from - self.settings.starvation_bound_s)
         self.redis.delete(self._key(job_id, ":lease"))
         return job
 

@@ -66,8 +66,10 @@ def test_requeue_and_the_starving_index(store):
     assert low.id not in store.starving("low", time.time())
     store.requeue(low.id)
     back = store.get(low.id)
-    # Queued again for a retry: Celery's backoff schedules it, not the starvation guard.
+    # Queued again for a retry: Celery's backoff schedules it; the starvation guard only once it is overdue.
     assert back.status == "QUEUED" and back.attempts == 1 and low.id not in store.starving("low", time.time())
+    overdue = time.time() + store.settings.retry_backoff_max_s + store.settings.redelivery_margin_s + 1
+    assert low.id in store.starving("low", overdue - store.settings.starvation_bound_s)
 
 
 def test_redis_down_is_a_503_not_a_hang():
