@@ -24,9 +24,14 @@ T = TypeVar("T")
 logger = logging.getLogger("ray.serve")
 
 
+# Replicas that serve requests: a restarted controller reports the live ones RECOVERING until it has
+# reached them again, and an updating or migrating replica still serves.
+LIVE = (ReplicaState.RUNNING, ReplicaState.RECOVERING, ReplicaState.UPDATING, ReplicaState.PENDING_MIGRATION)
+
+
 def _statuses(app_name: str) -> dict[str, tuple[DeploymentStatus, int]]:
-    """Each deployment's status and running replicas."""
-    return {name: (d.status, d.replica_states.get(ReplicaState.RUNNING, 0))
+    """Each deployment's status and live replicas."""
+    return {name: (d.status, sum(d.replica_states.get(state, 0) for state in LIVE))
             for name, d in serve.status().applications[app_name].deployments.items()}
 
 
