@@ -36,9 +36,10 @@ def running_prometheus(session_dir: Path, workdir: Path) -> Iterator[str]:
                                     f"--storage.tsdb.path={workdir / 'data'}", "--log.level=warn",
                                     f"--web.listen-address={url.removeprefix('http://')}"], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while not _ready(url):
-            assert process.poll() is None and time.monotonic() < deadline, f"no prometheus: {log_path.read_text()}"
+        # Discovery hands targets to the scraper seconds after start: until each is scraped, no load counts.
+        deadline = time.monotonic() + 60
+        while not _scraped_every_target(url):
+            assert process.poll() is None and time.monotonic() < deadline, f"no scrapes: {log_path.read_text()}"
             time.sleep(0.5)
         yield url
     finally:
@@ -46,9 +47,10 @@ def running_prometheus(session_dir: Path, workdir: Path) -> Iterator[str]:
         process.wait(timeout=15)
 
 
-def _ready(url: str) -> bool:
+def _scraped_every_target(url: str) -> bool:
     with contextlib.suppress(httpx.TransportError):
-        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        return bool(targets) and all(target["health"] != "unknown" for target in targets)
     return False
 
 
