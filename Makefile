@@ -29,13 +29,13 @@ export RAY_SERVE_ENABLE_HA_PROXY ?= 1
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test setup triton-setup redis artifacts keys deploy status bench materialize k8s
+.PHONY: run test setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/run.py says why).
 run: setup redis artifacts keys
 	$(BIN)/python -m serve_app.run serve_config.yaml
 
-test: setup triton-setup redis artifacts keys
+test: setup triton-setup redis prometheus artifacts keys
 	$(BIN)/python -m pytest
 
 setup: $(VENV)/.installed
@@ -70,6 +70,13 @@ redis:
 	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --appendonly yes --daemonize yes; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  redis-cli -p $(REDIS_PORT) ping; fi
+
+# Debian's prometheus and promtool for tests/integration/test_monitoring.py, which runs its own server with its
+# own config and data on a free port: the package's service (port 9090, where systemd starts it) plays no part.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@prometheus --version 2>&1 | head -1
 
 artifacts: setup
 	$(BIN)/python -m serve_app.artifacts

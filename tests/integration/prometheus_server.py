@@ -1,0 +1,87 @@
+"""A Prometheus of the test's own on a free port, scraping the platform's Ray metrics endpoints and
+evaluating k8s/monitoring/alerts.yaml every second, and the dashboard's queries to run on it."""
+
+import contextlib
+import json
+import math
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import yaml
+
+from serve_app.common.settings import REPO_ROOT
+from serve_app.local_cluster import free_port
+
+MONITORING = REPO_ROOT / "k8s" / "monitoring"
+# Grafana's $__rate_interval, fixed: wide enough to hold a test's whole load.
+RATE_INTERVAL = "5m"
+
+
+@contextlib.contextmanager
+def running_prometheus(session_dir: Path, workdir: Path) -> Iterator[str]:
+    """Its URL while it runs; its targets are the ones Ray lists for Prometheus in the session directory."""
+    assert shutil.which("prometheus"), "prometheus is not installed: make prometheus"
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "rule_files": [str(MONITORING / "alerts.yaml")],
+              "scrape_configs": [{"job_name": "ray", "file_sd_configs": [
+                  {"files": [str(session_dir / "prom_metrics_service_discovery.json")]}]}]}
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    url, log_path = f"http://127.0.0.1:{free_port()}", workdir / "prometheus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(["prometheus", f"--config.file={workdir / 'prometheus.yml'}",
+                                    f"--storage.tsdb.path={workdir / 'data'}", "--log.level=warn",
+                                    f"--web.listen-address={url.removeprefix('http://')}"], stdout=log, stderr=log)
+    try:
+        # Discovery hands targets to the scraper seconds after start: until each is scraped, no load counts.
+        deadline = time.monotonic() + 60
+        while not _scraped_every_target(url):
+            assert process.poll() is None and time.monotonic() < deadline, f"no scrapes: {log_path.read_text()}"
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _scraped_every_target(url: str) -> bool:
+    with contextlib.suppress(httpx.TransportError):
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        return bool(targets) and all(target["health"] != "unknown" for target in targets)
+    return False
+
+
+def panel_queries(select: Callable[[str], bool] = lambda title: True) -> dict[str, str]:
+    """{"panel '<title>' (<refId>)": PromQL} of the dashboard's panels whose title `select` keeps."""
+    dashboard = json.loads((MONITORING / "dashboard.json").read_text())
+    return {f"panel {panel['title']!r} ({target['refId']})": target["expr"].replace("$__rate_interval", RATE_INTERVAL)
+            for panel in dashboard["panels"] if select(panel["title"])
+            for target in panel.get("targets", [])}
+
+
+def rules() -> list[dict]:
+    return [rule for group in yaml.safe_load((MONITORING / "alerts.yaml").read_text())["groups"]
+            for rule in group["rules"]]
+
+
+def query(url: str, expr: str) -> list[dict]:
+    answer = httpx.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", f"{expr}: {answer}"
+    return answer["data"]["result"]
+
+
+def has_data(result: list[dict]) -> bool:
+    """At least one series with a number: NaN (a quantile of no requests) shows nothing on a panel either."""
+    return any(math.isfinite(float(series["value"][1])) for series in result)
+
+
+def without_data(url: str, queries: dict[str, str], timeout_s: float = 30) -> list[str]:
+    """The names of the queries that still have no data after `timeout_s` (scrapes and rules take seconds)."""
+    deadline = time.monotonic() + timeout_s
+    while (missing := [name for name, expr in queries.items() if not has_data(query(url, expr))]) \
+            and time.monotonic() < deadline:
+        time.sleep(2)
+    return missing
