@@ -7,7 +7,8 @@ import logging
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve_app.common.errors import Forbidden, HeadersTooLarge, PlatformError, Unauthenticated, as_platform_error
+from serve_app.common.errors import (Forbidden, HeadersTooLarge, PlatformError, RateLimited, Unauthenticated,
+                                     as_platform_error)
 from serve_app.common.input_limits import check_request_id, set_input_limits
 from serve_app.common.settings import PlatformSettings
 from serve_app.keys import open_key_store
@@ -55,7 +56,11 @@ class Guard:
         if family in OPEN:
             return ANONYMOUS
         caller = await self._authenticate(headers, family, method, path) if self.auth else ANONYMOUS
-        await self.limiter.admit(caller, llm=family == "llm")
+        try:
+            await self.limiter.admit(caller, llm=family == "llm")
+        except RateLimited:
+            self.metrics.rate_limited(caller.tenant, family)
+            raise
         return caller
 
     def _check_headers(self, headers: Headers) -> None:

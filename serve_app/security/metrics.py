@@ -12,6 +12,8 @@ class SecurityMetrics:
                                  ("problem", "family"))
         self._requests = Counter("platform_tenant_requests", "Admitted requests per tenant and route family.",
                                  ("tenant", "family"))
+        self._rate_limited = Counter("platform_tenant_rate_limited", "Requests refused by a rate limit, per tenant "
+                                     "and route family.", ("tenant", "family"))
         self._tokens = Counter("platform_tenant_llm_tokens", "LLM prompt + completion tokens per tenant (billing).",
                                ("tenant",))
 
@@ -23,6 +25,9 @@ class SecurityMetrics:
 
     def request(self, tenant: str, family: str) -> None:
         self._requests.inc(tags={"tenant": tenant, "family": family})
+
+    def rate_limited(self, tenant: str, family: str) -> None:
+        self._rate_limited.inc(tags={"tenant": tenant, "family": family})
 
     def tokens(self, tenant: str, count: int) -> None:
         self._tokens.inc(count, tags={"tenant": tenant})
