@@ -209,6 +209,14 @@ class JobConsumer:
             logger.warning("job failed for now; retrying", extra={"request_id": job.id, "reason": reason,
                                                                  "attempt": job.attempts})
 
+    def check_health(self) -> None:
+        """Unhealthy once its Celery worker stopped on its own (it exits when it loses the broker, as when Redis
+        restarts): Serve then replaces the replica, whose new worker takes the queue again. Ray's adapter has
+        no public view of its worker thread."""
+        worker = getattr(getattr(self, "_adapter", None), "_worker_thread", None)
+        if worker is not None and not worker.is_alive() and not self._drain.draining:
+            raise RuntimeError("the Celery worker of this job consumer stopped")
+
     def _stop_taking_jobs(self) -> None:
         """A drain began: Celery's warm shutdown lets the running jobs finish and puts back what this worker
         had taken but not started (prefetched, or waiting out a retry's backoff). A worker not started yet
