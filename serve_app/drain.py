@@ -1,12 +1,12 @@
-"""`python -m serve_app.drain`: drain the platform on the Ray cluster this machine belongs to, as a
-Kubernetes preStop hook would before its pod stops; `make run` does the same on SIGTERM (serve_app/run.py).
-Exits 0 once nothing is held, 1 when the deadline passed first."""
+"""`python -m serve_app.drain`: drain the platform on the Ray cluster this machine belongs to (maintenance),
+as `make run` does on SIGTERM (serve_app/run.py); `--end` calls a drain off. Exits 0 once nothing is held,
+1 when the deadline passed first."""
 
 import argparse
 import logging
 import sys
 
-from serve_app.common.drain import held, start_drain, wait_until_idle
+from serve_app.common.drain import end_drain, held, start_drain, wait_until_idle
 from serve_app.common.settings import PlatformSettings
 from serve_app.local_cluster import APP_NAME
 
@@ -31,9 +31,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--app", default=APP_NAME)
     parser.add_argument("--deadline-s", type=float, default=None)
+    parser.add_argument("--end", action="store_true", help="call a drain off: the replicas serve again")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     ray.init(address="auto", logging_level=logging.WARNING)
+    if args.end:
+        end_drain(args.app)
+        sys.exit(0)
     sys.exit(0 if drain(args.app, args.deadline_s) else 1)
 
 

@@ -1,7 +1,7 @@
 """Graceful drain: one flag in Ray's key-value store (GCS) that every replica of the application watches.
 
-`python -m serve_app.run` (what `make run` starts) sets it on SIGTERM, as a Kubernetes preStop hook may
-(`python -m serve_app.drain`). While it is set, each Ingress replica answers readiness 503 and new requests
+`python -m serve_app.run` (what `make run` starts) sets it on SIGTERM; `python -m serve_app.drain` sets it
+on any cluster (and `--end` clears it). While it is set, each Ingress replica answers readiness 503 and new requests
 503 with Retry-After, lets the requests and streams it holds finish, and publishes how many it still holds;
 the job consumers stop taking jobs (what they had taken but not started goes back to the queue). Whoever
 set the flag waits until nothing is held, or its deadline, before it stops Serve."""

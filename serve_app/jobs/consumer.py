@@ -210,11 +210,12 @@ class JobConsumer:
                                                                  "attempt": job.attempts})
 
     def check_health(self) -> None:
-        """Unhealthy once its Celery worker stopped on its own (it exits when it loses the broker, as when Redis
-        restarts): Serve then replaces the replica, whose new worker takes the queue again. Ray's adapter has
-        no public view of its worker thread."""
-        worker = getattr(getattr(self, "_adapter", None), "_worker_thread", None)
-        if worker is not None and not worker.is_alive() and not self._drain.draining:
+        """Unhealthy when its Celery worker is gone outside a drain: it exits when it loses the broker (Redis
+        restarting), and a drain that was called off leaves it stopped. Serve then replaces the replica, whose
+        new worker takes the queue again. Ray's adapter has no public view of its worker thread."""
+        adapter = getattr(self, "_adapter", None)  # set once the task consumer started its worker
+        worker = getattr(adapter, "_worker_thread", None)
+        if adapter is not None and (worker is None or not worker.is_alive()) and not self._drain.draining:
             raise RuntimeError("the Celery worker of this job consumer stopped")
 
     def _stop_taking_jobs(self) -> None:

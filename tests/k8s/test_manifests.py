@@ -91,9 +91,6 @@ def test_the_operator_makes_the_intended_cpu_cluster(cpu_pods):
     assert worker["livenessProbe"]["httpGet"]["port"] == 52365
     assert "/api/healthz" in head["readinessProbe"]["httpGet"]["path"]
     assert pods["headgroup"]["metadata"]["labels"]["ray.io/serve"] == "false"  # excludeHeadPodFromServeSvc
-    # The cluster drains before it goes, within the pod's grace period.
-    assert head["lifecycle"]["preStop"]["exec"]["command"] == ["python", "-m", "serve_app.drain"]
-    assert pods["headgroup"]["spec"]["terminationGracePeriodSeconds"] == 90
 
 
 def test_the_policies_and_monitors_select_the_operators_pods(cpu_pods):
