@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,9 +92,10 @@ def wait_ready(base_url: str, timeout_s: float) -> None:
 
 @contextlib.contextmanager
 def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus: int | None = 2,
-                   ready_timeout_s: float = 600, free_ports: bool = True) -> Iterator[LocalPlatform]:
+                   ready_timeout_s: float = 600, free_ports: bool = True,
+                   on_cluster: Callable[[], None] | None = None) -> Iterator[LocalPlatform]:
     """A fresh cluster owned by the caller (never someone else's), the config deployed on free ports (or
-    its own). `num_cpus` None: the machine's."""
+    its own). `num_cpus` None: the machine's. `on_cluster` runs once Ray is up, before the deploy."""
     import ray
     from ray import serve
 
@@ -116,6 +117,8 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
                        dashboard_host="127.0.0.1", dashboard_port=free_port() if free_ports else 8265,
                        _system_config={"metrics_report_interval_ms": 1000})
     try:
+        if on_cluster is not None:
+            on_cluster()
         session_dir = Path(context.address_info["session_dir"])
         deployed = session_dir / "serve_config.yaml"
         deployed.write_text(yaml.safe_dump(config))

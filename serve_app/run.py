@@ -21,10 +21,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
-    with local_platform(args.config, num_cpus=None, free_ports=False) as platform:
-        # Ray's own SIGTERM handler (installed by ray.init) exits without draining: replaced here.
+
+    def stop_on_signals() -> None:
+        # Ray's own SIGTERM handler (set by ray.init) exits without draining: replaced as soon as Ray is up,
+        # so a signal during the deploy drains once it is done.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
+
+    with local_platform(args.config, num_cpus=None, free_ports=False, on_cluster=stop_on_signals) as platform:
         logger.info("serving on %s (dashboard %s); SIGTERM or Ctrl-C drains and stops",
                     platform.base_url, platform.dashboard_url)
         stop.wait()
