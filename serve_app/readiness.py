@@ -86,9 +86,9 @@ async def _states() -> dict[str, tuple[DeploymentStatus, int]]:
 
 
 async def not_live(deployments: Iterable[str]) -> list[str]:
-    """Those of these deployments without a running replica (unknown ones count as live: Serve decides)."""
-    states = await _states()
-    return sorted(name for name in deployments if name in states and states[name][1] == 0)
+    """Those of these deployments without a live replica (hosted and unknown ones count as live)."""
+    states = await _cache.get(serve.get_replica_context().app_name)
+    return sorted(name for name in deployments if name not in _hosted and name in states and states[name][1] == 0)
 
 
 class Liveness:
@@ -96,15 +96,19 @@ class Liveness:
     REFRESH_S old), rather than waiting in a handle's queue for a replacement (a minute for an LLM engine).
     Models hosted in this replica are always live."""
 
-    async def require(self, deployment: str) -> None:
+    async def call(self, deployment: str, start: Callable[[], Awaitable[T]]) -> T:
+        """`start()`'s result, started only when the deployment is live and given up once it is not; a
+        hosted model's call goes straight through (the hot path of the hosted graphs)."""
+        if deployment in _hosted:
+            return await start()
         if await not_live([deployment]):
             raise ModelUnavailable(f"{deployment} has no live replica; retry shortly")
+        return await self._unless_lost(start(), deployment)
 
-    async def unless_lost(self, call: Awaitable[T], deployment: str) -> T:
-        """`call`'s result; ModelUnavailable (and the call cancelled) once the deployment has no running
-        replica while the call waits: one routed just before the controller saw its replica die."""
-        if deployment in _hosted:
-            return await call
+    @staticmethod
+    async def _unless_lost(call: Awaitable[T], deployment: str) -> T:
+        """`call`'s result; ModelUnavailable (and the call cancelled) once the deployment has no live replica
+        while the call waits: one routed just before the controller saw its replica die."""
         task = asyncio.ensure_future(call)
         try:
             while True:
@@ -115,8 +119,3 @@ class Liveness:
                     raise ModelUnavailable(f"{deployment} lost its replica while this call waited; retry shortly")
         finally:
             task.cancel()  # a no-op once it is done; else (lost, or our caller cancelled) the call goes too
-
-    async def call(self, deployment: str, start: Callable[[], Awaitable[T]]) -> T:
-        """`start()`'s result, started only when the deployment is live and given up once it is not."""
-        await self.require(deployment)
-        return await self.unless_lost(start(), deployment)
