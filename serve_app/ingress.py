@@ -50,6 +50,9 @@ for router in (v2_router, openai_router, infer_router, jobs_router):
     app.include_router(router)
 
 
+_NOT_READY = {503: {"description": "not_ready (no graph can serve) or draining (the server is shutting down)"}}
+
+
 class LLMDeployments(BaseModel):
     """Which model deployments the LLM APIs call: the text generator and the embedder."""
 
@@ -124,8 +127,8 @@ class Ingress(GRPCInferenceService):
     async def live(self) -> dict:
         return {"status": "live"}
 
-    @app.get("/health")
-    @app.get("/health/ready")
+    @app.get("/health", responses=_NOT_READY)
+    @app.get("/health/ready", responses=_NOT_READY)
     async def ready(self) -> JSONResponse:
         """200 while this replica can serve: "ready" when every deployment serves, "degraded" when some graphs
         cannot (listed); 503 when no graph can, or while draining. Probes route on the code, people read

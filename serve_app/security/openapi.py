@@ -16,7 +16,7 @@ _EVERY = {"400": "an invalid X-Request-Id (or a client mistake the route names)"
 _KEYED = {"401": "no API key, or a malformed, unknown or revoked one (WWW-Authenticate: Bearer)",
           "403": "the API key lacks the scope this route needs",
           "429": "over the key's rate limit, or a model's concurrency limit; see Retry-After and RateLimit",
-          "503": "a model or the key store is unavailable; retry after Retry-After"}
+          "503": "a model or the key store is unavailable, or the server is draining; retry after Retry-After"}
 _BODY = {"408": "the body did not arrive within the body deadline",
          "413": "the body (or an image's pixels, or an inflated body) is over the route's limit",
          "415": "the body is not sent as the route's content type",
