@@ -83,6 +83,10 @@ class LLMServer:
             usage = event.usage
         return Completion(texts=texts, finish_reasons=reasons, usage=usage)
 
+    async def answer(self, request: GenerationRequest) -> str:
+        """The first choice's text without its surrounding spaces: a graph node's answer to a task prompt."""
+        return (await self.complete(request)).texts[0].strip()
+
     async def caption(self, label: str) -> str:
         """One sentence describing an image of `label`, greedy, up to the end of the line."""
         options = SamplingOptions(max_tokens=32, temperature=0.0, stop=("\n",))

@@ -4,9 +4,16 @@ they run on the ingress's event loop."""
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from serve_app.common import llm_tasks
 from serve_app.common.generation import ChatMessage, GenerationRequest, SamplingOptions
 from serve_app.common.images import ImageRequest, check_image
+from serve_app.common.recsys_features import UNKNOWN_CATEGORY, CandidateFeatures
 from serve_app.common.text_preprocessing import preprocess_text
+
+# An item is popular among the candidates when its click rate is in their top quarter.
+POPULAR_QUANTILE = 0.75
 
 
 def decode_image(image: str | bytes) -> bytes:
@@ -26,22 +33,62 @@ def constant(value: Any) -> Any:
 def chat(template: str, max_tokens: int = 48, **values: Any) -> GenerationRequest:
     """A greedy one-turn chat for LLMServer.complete, the user's text filled from `template` (cut to
     fit the context window rather than refused)."""
-    return GenerationRequest(messages=[ChatMessage(role="user", content=template.format(**values))],
+    return _one_turn(template.format(**values), max_tokens)
+
+
+def task_prompt(task: llm_tasks.Task, **values: str) -> GenerationRequest:
+    """One of the built-in LLM tasks (serve_app/common/llm_tasks.py), exactly as the LLM was trained on it."""
+    return _one_turn(llm_tasks.prompt(task, **values), llm_tasks.MAX_TOKENS[task])
+
+
+def _one_turn(text: str, max_tokens: int) -> GenerationRequest:
+    return GenerationRequest(messages=[ChatMessage(role="user", content=text)],
                              sampling=SamplingOptions(max_tokens=max_tokens, temperature=0.0), truncate_prompt=True)
 
 
-def item_ids(items: list[dict], k: int = 3) -> str:
-    """The first `k` ranked items' ids, as text for a prompt."""
-    return ", ".join(str(item["item_id"]) for item in items[:k])
+def ranked_item_lines(features: CandidateFeatures, items: list[dict], k: int = 3,
+                      language: llm_tasks.Language = "en") -> str:
+    """The first `k` ranked items as the explanation prompt shows them: id, category, and whether the user
+    likes the category (clicks it more than anything) and whether the item is popular among the candidates."""
+    column = {item_id: i for i, item_id in enumerate(features.item_ids)}
+    ctr = np.asarray(features.items["item_ctr"], dtype=float)
+    popular_from = float(np.quantile(ctr, POPULAR_QUANTILE)) if len(ctr) else 0.0
+    lines = []
+    for item in items[:k]:
+        i = column[item["item_id"]]
+        category = int(features.items["category"][i])
+        known = category != UNKNOWN_CATEGORY
+        name = llm_tasks.CATEGORY_NAMES[language][category] if known else llm_tasks.NEW_CATEGORY[language]
+        liked = known and features.user[f"affinity_{category}"] > features.user["user_ctr"]
+        lines.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from))
+    return "\n".join(lines)
 
 
-def masked_reviews(reviews: list[str], limit: int = 5, max_chars: int = 4096) -> str:
-    """Up to `limit` review texts, PII masked and each cut to `max_chars`, one per line: the masking runs on
-    the event loop, so its cost is bounded whatever the graph's input declares."""
-    return "\n".join(preprocess_text(review, max_chars) for review in reviews[:limit])
+def masked_reviews(reviews: list[str], max_chars: int = 4096) -> list[str]:
+    """The review texts, PII masked and each cut to `max_chars`: the masking runs on the event loop, so its cost
+    is bounded by what the graph's input declares (a number of reviews and a length each)."""
+    return [preprocess_text(review, max_chars) for review in reviews]
+
+
+def more_than(items: list, count: int) -> bool:
+    return len(items) > count
+
+
+def lines(texts: list[str]) -> str:
+    return "\n".join(texts)
+
+
+def representative_reviews(reviews: list[str], vectors: list[list[float]], k: int = 5) -> str:
+    """S2's representative top-K: the `k` reviews whose embeddings lie closest to their mean (the restaurant's
+    representative vector), in the order they came, one per line."""
+    unit = np.asarray(vectors, dtype=float)
+    mean = unit.mean(axis=0)
+    closest = np.argsort(-(unit @ (mean / (np.linalg.norm(mean) or 1.0))), kind="stable")[:k]
+    return lines([reviews[i] for i in sorted(closest)])
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "decode_image": decode_image, "constant": constant, "chat": chat, "item_ids": item_ids,
-    "masked_reviews": masked_reviews,
+    "decode_image": decode_image, "constant": constant, "chat": chat,
+    "masked_reviews": masked_reviews, "task_prompt": task_prompt, "ranked_item_lines": ranked_item_lines,
+    "more_than": more_than, "lines": lines, "representative_reviews": representative_reviews,
 }

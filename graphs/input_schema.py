@@ -43,6 +43,8 @@ class InputField(BaseModel):
     max_length: int | None = Field(default=None, ge=0)
     # An array's elements, each checked as a field of its own (max_length bounds each review's text, say).
     items: "InputField | None" = None
+    # The only values taken (a language code, say).
+    enum: list[Any] | None = Field(default=None, min_length=1)
     description: str | None = None
 
     @model_validator(mode="after")
@@ -64,6 +66,8 @@ class InputField(BaseModel):
         base, *validators = TYPES[self.type]
         if self.items is not None:
             base = list[self.items.checked_type()]
+        if self.enum is not None:
+            base = Literal[tuple(self.enum)]
         return Annotated[base, Field(**bounds), *validators]
 
     def annotation(self) -> tuple[Any, Any]:

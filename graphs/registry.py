@@ -3,6 +3,7 @@ starts: a graph that names an unknown deployment or method fails the deploy, nam
 
 from graphs.functions import FUNCTIONS
 from graphs.spec import FunctionNode, GraphSpec, ModelNode
+from serve_app.common.llm_tasks import PROMPTS
 
 
 def check_graphs(graphs: dict[str, GraphSpec], deployments: dict[str, type]) -> None:
@@ -12,6 +13,9 @@ def check_graphs(graphs: dict[str, GraphSpec], deployments: dict[str, type]) -> 
             if isinstance(node, FunctionNode) and node.function not in FUNCTIONS:
                 raise ValueError(f"graph {graph!r}, node {name!r}: unknown function {node.function!r}; "
                                  f"known: {', '.join(sorted(FUNCTIONS))}")
+            prompts_a_task = isinstance(node, FunctionNode) and node.function == "task_prompt"
+            if prompts_a_task and (task := node.kwargs.get("task")) not in PROMPTS:
+                raise ValueError(f"graph {graph!r}, node {name!r}: unknown task {task!r}; known: {', '.join(PROMPTS)}")
             if not isinstance(node, ModelNode):
                 continue
             if node.deployment not in deployments:

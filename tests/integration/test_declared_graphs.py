@@ -1,21 +1,70 @@
 """The graphs declared in serve_config.yaml, on the real platform."""
 
 import asyncio
+import dataclasses
 import json
+import random
 import time
 import uuid
 
 import httpx
+import pytest
+
+from serve_app.artifacts import llm_quality, task_data
+from serve_app.common import llm_tasks
 
 REVIEWS = ["음식이 맛있어요. 연락처 010-1234-5678", "The staff were kind and the bibimbap was fresh.",
            "Waited long, but the soup was great."]
 
 
-def test_recommend_explain_ranks_and_explains(client):
-    answer = client.post("/v1/graphs/recommend_explain", json={"user_id": 7}).json()
-    assert len(answer["items"]) == 5 and answer["explanation"].strip()
-    refused = client.post("/v1/graphs/recommend_explain", json={"user_id": "seven"})
-    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["user_id"]
+# Neither the LLM's training seed, nor the builder's, nor the unit tests'.
+HELDOUT_SEED = 3
+
+
+@pytest.mark.parametrize("language", llm_tasks.LANGUAGES)
+def test_recommend_explain_explains_each_top_item_in_the_asked_language(client, language):
+    for user_id in (7, 8, 9):
+        answer = client.post("/v1/graphs/recommend_explain", json={"user_id": user_id, "language": language}).json()
+        assert len(answer["items"]) == 5 and not llm_tasks.degenerate(answer["explanation"])
+        marker = "{}번" if language == "ko" else "{} "
+        for item in answer["items"][:3]:
+            assert marker.format(item["item_id"]) in answer["explanation"], answer
+    refused = client.post("/v1/graphs/recommend_explain", json={"user_id": "seven", "language": "fr"})
+    assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["user_id", "language"]
+
+
+def test_review_analysis_answers_held_out_reviews_within_the_quality_gates(platform):
+    seen = {example.prompt for example in task_data.training_examples()}
+    restaurants = [example for example in task_data.heldout_examples(12, HELDOUT_SEED, seen)
+                   if example.task == "sentiment"]
+
+    async def analyse(example):
+        body = {"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "gates", "reviews": list(example.reviews)}
+        async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
+            return (await http.post("/v1/graphs/review_analysis", json=body)).json()
+
+    async def analyse_all():
+        return await asyncio.gather(*(analyse(example) for example in restaurants))
+
+    answers = [(dataclasses.replace(example, task=task), answer[task])
+               for example, answer in zip(restaurants, asyncio.run(analyse_all()))
+               for task in ("sentiment", "summary", "strengths")]
+    quality = llm_quality.score(answers)
+    assert set(quality) == {"en", "ko"} and llm_quality.gates_held(quality), quality
+
+
+def test_review_analysis_sends_the_llm_the_representative_reviews_of_a_long_list(client):
+    def embedded() -> int:
+        return client.get("/v1/graphs/review_analysis/stats").json()["nodes"].get("vectors", {}).get("calls", 0)
+
+    rng, before = random.Random(HELDOUT_SEED), embedded()
+    for language in llm_tasks.LANGUAGES:
+        shown = task_data.restaurant(rng, language, reviews=12)
+        answer = client.post("/v1/graphs/review_analysis", json={
+            "restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "top-k", "reviews": shown.reviews}).json()
+        assert answer["sentiment"] in llm_tasks.SENTIMENTS, answer
+        assert not any(llm_tasks.degenerate(answer[task]) for task in ("summary", "strengths")), answer
+    assert embedded() == before + 2  # one replica here: its counts are the platform's
 
 
 def test_a_client_deadline_shorter_than_the_graph_answers_504_at_once(client):

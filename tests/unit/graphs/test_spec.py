@@ -59,6 +59,7 @@ def _args(graphs: dict) -> PlatformArgs:
     ({"kind": "model", "deployment": "Nope"}, "node 'a': unknown deployment 'Nope'"),
     ({"kind": "model", "deployment": "Ranker", "method": "fly"}, "Ranker has no method 'fly'"),
     ({"kind": "function", "function": "teleport"}, "unknown function 'teleport'"),
+    ({"kind": "function", "function": "task_prompt", "kwargs": {"task": "poem"}}, "unknown task 'poem'"),
 ])
 def test_the_builder_refuses_graphs_the_deployments_cannot_serve(node, message):
     with pytest.raises(ValueError, match=message):

@@ -1,4 +1,5 @@
-"""The tiny LLM artifact, loaded with transformers without Ray: captions name their shape."""
+"""The tiny LLM artifact, loaded with transformers without Ray: captions name their shape, and the built-in
+graphs' tasks meet their quality gates on held-out examples."""
 
 from pathlib import Path
 
@@ -6,10 +7,13 @@ import pytest
 from tqdm import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from serve_app.artifacts import ArtifactLayout
+from serve_app.artifacts import ArtifactLayout, llm_quality, task_data
 from serve_app.artifacts.llm import build
 from serve_app.common.generation import caption_prompt
 from serve_app.common.shapes import SHAPE_LABELS
+
+# Neither the training seed nor the builder's (its figures are in the manifest).
+TEST_SEED = 2
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +51,22 @@ def test_chat_template_ends_with_the_assistant_turn(tokenizer):
         [{"role": "user", "content": "Write a restaurant review."}], tokenize=False, add_generation_prompt=True,
     )
     assert prompt == "<s>User: Write a restaurant review.\nAssistant:"
+
+
+def test_the_tasks_meet_their_quality_gates_on_examples_neither_training_nor_the_builder_saw(llm_dir):
+    quality = llm_quality.judge_model(llm_dir, seed=TEST_SEED)
+    for language in ("en", "ko"):
+        figures = quality[language]
+        failing = {name: figures[name] for name, floor in llm_quality.GATES.items() if figures[name] < floor}
+        assert not failing, f"{language}: {failing} under {llm_quality.GATES}"
+        assert figures["degenerate"] <= llm_quality.MAX_DEGENERATE, f"{language}: {figures}"
+
+
+def test_the_judge_fails_answers_that_loop_or_miss():
+    examples = task_data.heldout_examples(4, seed=TEST_SEED, seen=set())
+    looping = llm_quality.score((example, " The The The The The") for example in examples)
+    right = llm_quality.score((example, example.answer) for example in examples)
+    for language in ("en", "ko"):
+        assert looping[language]["degenerate"] == 1.0 and looping[language]["sentiment_accuracy"] == 0.0
+        assert not llm_quality.gates_held({language: looping[language]})
+        assert llm_quality.gates_held({language: right[language]}), right[language]

@@ -1,0 +1,90 @@
+"""S2's representative top-K against sending every review: prompt tokens and answer quality.
+
+Held-out restaurants with REVIEWS reviews each (English and Korean, generated with their truth: which aspects
+the reviews like or not). Three ways to fill review_analysis's prompts:
+- `all`: every review (the baseline); the LLM's 256-token window then keeps only the last ones, as
+  LLMServer's truncate_prompt does;
+- `top_k`: the K reviews closest to the mean embedding (graphs/functions.py `representative_reviews`, as the
+  graph does past K reviews), embedded with the Embedder's default model;
+- `first_k`: the first K reviews, a naive cut of the same size.
+Answers are the built LLM's (transformers, greedy, the served prompt encoding), judged against the truth of
+*all* the reviews with the quality gates' figures (serve_app/artifacts/llm_quality.py).
+In-process, without Ray: the quantities are tokens and answer quality, not serving latency.
+`python -m benchmarks.review_topk` writes benchmarks/results/review_topk.{json,md}."""
+
+import random
+import statistics
+import time
+
+from transformers import AutoTokenizer
+
+from benchmarks.results_files import write_results
+from deployments.embedder import DEFAULT_MODEL, load_encoder
+from graphs.functions import lines, masked_reviews, representative_reviews
+from serve_app.artifacts import ArtifactLayout, llm_quality, task_data
+from serve_app.common import llm_tasks
+from serve_app.common.settings import PlatformSettings
+
+RESTAURANTS, REVIEWS, K, SEED = 40, 20, 5, 4
+TASKS = ("sentiment", "summary", "strengths")
+FIGURES = ("sentiment_accuracy", "strengths_precision", "strengths_recall", "summary_aspects_named")
+
+
+def main() -> None:
+    model_dir = ArtifactLayout(root=PlatformSettings().artifacts_dir).llm
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    encode = load_encoder(DEFAULT_MODEL)
+    rng = random.Random(SEED)
+    restaurants = [task_data.restaurant(rng, language, REVIEWS)
+                   for language in llm_tasks.LANGUAGES for _ in range(RESTAURANTS)]
+    started = time.perf_counter()
+    chosen = {"all": [], "top_k": [], "first_k": []}
+    for shown in restaurants:
+        reviews = masked_reviews(shown.reviews)
+        chosen["all"].append(lines(reviews))
+        chosen["top_k"].append(representative_reviews(reviews, encode(reviews).tolist(), K))
+        chosen["first_k"].append(lines(reviews[:K]))
+    embed_ms = 1000 * (time.perf_counter() - started) / len(restaurants)
+    window = task_data.CONTEXT_TOKENS - max(llm_tasks.MAX_TOKENS[task] for task in TASKS)
+    rows = {}
+    for variant, texts in chosen.items():
+        prompts = {task: [llm_tasks.prompt(task, reviews=text) for text in texts] for task in TASKS}
+        tokens = [len(task_data.prompt_ids(tokenizer, prompt)) for task in TASKS for prompt in prompts[task]]
+        started = time.perf_counter()
+        answers = []
+        for task in TASKS:
+            examples = [task_data.Example(task, shown.language, prompt, "", shown.opinions)
+                        for shown, prompt in zip(restaurants, prompts[task])]
+            answers += zip(examples, llm_quality.generate(model_dir, prompts[task]))
+        rows[variant] = {
+            "prompt_tokens_mean": round(statistics.mean(tokens), 1),
+            "prompt_tokens_sent_mean": round(statistics.mean(min(t, window) for t in tokens), 1),
+            "prompts_cut": sum(t > window for t in tokens),
+            "generate_s": round(time.perf_counter() - started, 1),
+            "quality": llm_quality.score(answers),
+        }
+    saving = 1 - rows["top_k"]["prompt_tokens_mean"] / rows["all"]["prompt_tokens_mean"]
+    write_results("review_topk", {"restaurants": len(restaurants), "reviews_each": REVIEWS, "k": K,
+                                  "embed_ms_per_restaurant": round(embed_ms, 1), "token_saving": round(saving, 3),
+                                  "variants": rows}, _markdown(rows, saving, embed_ms, len(restaurants)))
+
+
+def _markdown(rows: dict, saving: float, embed_ms: float, restaurants: int) -> str:
+    half = restaurants // 2
+    head = (f"# Representative top-K vs every review\n\n{restaurants} held-out restaurants ({half} English, "
+            f"{half} Korean), {REVIEWS} reviews each, K = {K}; answers judged against the truth of "
+            f"all {REVIEWS} reviews. Top-K sends **{saving:.0%} fewer prompt tokens** than every review "
+            f"(S2 reports 60-80%); embedding {REVIEWS} reviews took {embed_ms:.0f} ms per restaurant.\n\n"
+            "| variant | prompt tokens (mean) | sent (window 208) | prompts cut | language | "
+            + " | ".join(FIGURES) + " | degenerate |\n|---|---|---|---|---|" + "---|" * (len(FIGURES) + 1) + "\n")
+    body = ""
+    for variant, row in rows.items():
+        for language, figures in sorted(row["quality"].items()):
+            body += (f"| {variant} | {row['prompt_tokens_mean']} | {row['prompt_tokens_sent_mean']} | "
+                     f"{row['prompts_cut']} | {language} | " + " | ".join(str(figures[f]) for f in FIGURES)
+                     + f" | {figures['degenerate']} |\n")
+    return head + body
+
+
+if __name__ == "__main__":
+    main()
