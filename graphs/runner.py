@@ -64,6 +64,12 @@ class GraphRunner:
                       for issue in error.errors()]
             raise ValidationFailed("request body failed validation", errors=fields) from None
 
+    def dedupe_key(self, name: str, payload: Any) -> str | None:
+        """The key a run of `payload` (a parsed body) holds under the graph's dedupe rule; None without one."""
+        if (dedupe := self.spec(name).dedupe) is None:
+            return None
+        return ":".join(str(part) for part in resolve(dedupe.key, {INPUT: payload}, "dedupe"))
+
     async def run(self, name: str, body: Any, timeout_s: float | None = None) -> Any:
         """The graph's answer to a request body, within the graph's timeout_s and `timeout_s`; a graph
         with `dedupe` refuses a concurrent duplicate (DuplicateAnalysis, 409) and reuses a recent answer."""
@@ -73,8 +79,7 @@ class GraphRunner:
             executor = self.executors[name]
             if (lock := self.locks.get(name)) is None:
                 return await executor.run(payload, timeout_s)
-            key = ":".join(str(part) for part in resolve(self.specs[name].dedupe.key, {INPUT: payload}, "dedupe"))
-            return await lock.run(key, lambda: executor.run(payload, timeout_s))
+            return await lock.run(self.dedupe_key(name, payload), lambda: executor.run(payload, timeout_s))
         except BaseException as failure:  # a cancelled run (the client left) is logged too
             error = failure
             raise

@@ -203,6 +203,12 @@ class UnknownJob(PlatformError):
     status, title = 404, "unknown_job"
 
 
+class UnknownBatch(PlatformError):
+    """No batch has this id, or its jobs expired."""
+
+    status, title = 404, "unknown_batch"
+
+
 class QueueFull(PlatformError):
     """S0's first stage: the job queue holds its maximum; come back after Retry-After."""
 

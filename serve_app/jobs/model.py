@@ -1,8 +1,9 @@
-"""A job: the request it replays inside the ingress, its state (S0's statuses), tier and timestamps."""
+"""A job: the request it replays inside the ingress, its state (S0's statuses), tier and timestamps; and a
+batch, the jobs one request submitted, read back together."""
 
 import base64
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -105,3 +106,32 @@ class JobView(BaseModel):
                    result=None if result is None else result.body, httpStatus=job.http_status,
                    queuedAt=job.queued_at, startedAt=job.started_at, finishedAt=job.finished_at,
                    attempts=job.attempts, redeliveries=job.redeliveries, latencyMs=latency)
+
+
+class Batch(BaseModel):
+    """The jobs one request submitted (`POST /v1/jobs/{graph}/batch`), in item order, as stored in Redis."""
+
+    id: str
+    graph: str
+    tenant: str = "anonymous"
+    job_ids: list[str]
+    created_at: float
+
+
+class BatchView(BaseModel):
+    """A batch as clients read it: how many of its jobs are in each state, and every job in item order."""
+
+    batchId: str
+    graph: str
+    done: bool = Field(description="every job has ended (SUCCEEDED, FAILED, REJECTED or CANCELLED)")
+    counts: dict[JobStatus, int]
+    jobs: list[JobView]
+
+    @classmethod
+    def of(cls, batch: Batch, jobs: list[Job], results: dict[str, JobResult]) -> "BatchView":
+        """`results` holds the result of each ended job that stored one, by job id."""
+        counts = dict.fromkeys(get_args(JobStatus), 0)
+        for job in jobs:
+            counts[job.status] += 1
+        return cls(batchId=batch.id, graph=batch.graph, done=all(job.status in TERMINAL for job in jobs),
+                   counts=counts, jobs=[JobView.of(job, results.get(job.id)) for job in jobs])

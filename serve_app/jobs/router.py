@@ -1,7 +1,9 @@
-"""Job routes: S0's `/v1/inference`, any declared graph as a job (`/v1/jobs/{graph}`), one status route
-family for every job (read, long-poll, cancel), and the dead letters an operator can requeue."""
+"""Job routes: S0's `/v1/inference`, any declared graph as a job (`/v1/jobs/{graph}`) or as a batch of jobs
+(`/v1/jobs/{graph}/batch`, read back at `/v1/jobs/batches/{id}`), one status route family for every job
+(read, long-poll, cancel), and the dead letters an operator can requeue."""
 
 import json
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -11,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve_app.common.errors import UnknownModel, ValidationFailed
 from serve_app.common.generation import MaxTokens, Temperature, TopP, UserText
 from serve_app.common.tiers import Tier, capped
-from serve_app.jobs.model import JobRequest, JobView, normalize_id
+from serve_app.jobs.batch import MAX_BATCH_ID, MAX_ITEMS, check_items, submit_batch, view_batch
+from serve_app.jobs.model import BatchView, JobRequest, JobView, normalize_id
 from serve_app.jobs.service import JobService, Refused
 from serve_app.problems import S0_TAG, current_request_id
 from serve_app.security.caller import ANONYMOUS, current_caller
@@ -20,8 +23,10 @@ router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(max_length=128)]
 Priority = Annotated[Tier, Header(alias="X-Priority")]
 Timeout = Annotated[float | None, Header(alias="X-Request-Timeout", gt=0)]
+SentId = Annotated[str | None, Header(alias="X-Request-Id")]
 # The longest a GET may hold the connection waiting for a terminal status.
 MAX_WAIT_S = 60
+Wait = Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for an end")]
 
 
 class InferenceSubmission(BaseModel):
@@ -37,6 +42,15 @@ class InferenceSubmission(BaseModel):
     top_p: TopP | None = None
     seed: int | None = None
     ignore_eos: bool = False  # vLLM's extension, as on /v1/completions
+
+
+class BatchSubmission(BaseModel):
+    """Bodies for one graph, each what `POST /v1/jobs/{graph}` takes: a job runs each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict] = Field(min_length=1, max_length=MAX_ITEMS)
+
 
 class DeadLetterView(BaseModel):
     requestId: str
@@ -60,9 +74,19 @@ def job_id(sent: str | None, client_id: str | None = None) -> str:
     return current_request_id()
 
 
-def accepted(view: JobView, created: bool, location: str) -> JSONResponse:
-    """202 with the job and where to read it; an id already taken answers its existing job. (Serve itself
-    sets X-Request-Id: the job's id when the client sent it, its own id when the body named the job.)"""
+def batch_id(sent: str | None) -> str:
+    """A batch's id, as a job's is chosen (X-Request-Id); short enough for its jobs' `.<index>` suffix."""
+    chosen = job_id(sent) or str(uuid.uuid4())
+    if len(chosen) > MAX_BATCH_ID:
+        raise ValidationFailed("request headers failed validation", errors=[
+            {"field": "X-Request-Id", "message": f"a batch id is at most {MAX_BATCH_ID} characters (its jobs add "
+                                                 ".<index>)"}])
+    return chosen
+
+
+def accepted(view: BaseModel, created: bool, location: str) -> JSONResponse:
+    """202 with the job (or batch) and where to read it; an id already taken answers its existing one. (Serve
+    itself sets X-Request-Id: the job's id when the client sent it, its own id when the body named the job.)"""
     headers = {"Location": location}
     if not created:
         headers["X-Job-Existing"] = "true"
@@ -80,13 +104,21 @@ def owner() -> str | None:
     return None if "admin" in caller.scopes else caller.tenant
 
 
+def ownership(tier: Tier) -> dict:
+    """Whose job it is (the caller's tenant and key), at the tier asked for but never above the key's own."""
+    caller = current_caller() or ANONYMOUS
+    return {"tier": capped(tier, caller.tier), "tenant": caller.tenant, "key_id": caller.key_id}
+
+
+def graph_request(graph: str, body: dict, request: Request) -> JobRequest:
+    return JobRequest.of(f"/v1/graphs/{graph}", json.dumps(body).encode(), dict(request.headers))
+
+
 async def submit(request: Request, kind: str, job_request: JobRequest, location: str, tier: Tier = "normal",
                  **options) -> JSONResponse:
     """Queue the job for the caller's tenant, at the tier asked for but never above the key's own."""
-    caller = current_caller() or ANONYMOUS
     try:
-        job, created = await jobs(request).submit(kind, job_request, tier=capped(tier, caller.tier),
-                                                  tenant=caller.tenant, key_id=caller.key_id, **options)
+        job, created = await jobs(request).submit(kind, job_request, **ownership(tier), **options)
     except Refused as error:
         return refused(error)
     return accepted(JobView.of(job, None), created, f"{location}/{job.id}")
@@ -95,7 +127,7 @@ async def submit(request: Request, kind: str, job_request: JobRequest, location:
 @router.post("/v1/inference", status_code=202, response_model=JobView, tags=[S0_TAG])
 async def submit_inference(body: InferenceSubmission, request: Request, tier: Priority = "normal",
                            timeout_s: Timeout = None,
-                           sent_id: Annotated[str | None, Header(alias="X-Request-Id")] = None) -> JSONResponse:
+                           sent_id: SentId = None) -> JSONResponse:
     """S0: queue a completion of `prompt` by `model`; 202 at once, 429 when the queue is full."""
     generator, _ = await request.app.state.llm.describe()
     if body.model != generator.name:
@@ -120,19 +152,39 @@ async def list_dead_letters(request: Request) -> list[DeadLetterView]:
 
 @router.post("/v1/jobs/{graph}", status_code=202, response_model=JobView)
 async def submit_graph(graph: str, body: dict, request: Request, tier: Priority = "normal", timeout_s: Timeout = None,
-                       sent_id: Annotated[str | None, Header(alias="X-Request-Id")] = None) -> JSONResponse:
+                       sent_id: SentId = None) -> JSONResponse:
     """Any declared graph as a job; the body is checked against the graph's input before it is queued."""
     request.app.state.runner.parse(graph, body)
-    job_request = JobRequest.of(f"/v1/graphs/{graph}", json.dumps(body).encode(), dict(request.headers))
-    return await submit(request, "graph", job_request, "/v1/jobs", job_id=job_id(sent_id), tier=tier,
-                        timeout_s=timeout_s)
+    return await submit(request, "graph", graph_request(graph, body, request), "/v1/jobs", job_id=job_id(sent_id),
+                        tier=tier, timeout_s=timeout_s)
+
+
+@router.post("/v1/jobs/{graph}/batch", status_code=202, response_model=BatchView)
+async def submit_graph_batch(graph: str, body: BatchSubmission, request: Request, tier: Priority = "normal",
+                             timeout_s: Timeout = None, sent_id: SentId = None) -> JSONResponse:
+    """A job per item, each as `POST /v1/jobs/{graph}` submits it, or none: a bad item is a 422 naming its
+    index. The batch id is X-Request-Id's (else Serve's); its jobs are `<batch id>.<index>`. Each job counts
+    as one request against the key's per-minute rate limit."""
+    check_items(request.app.state.runner, graph, body.items)
+    caller = current_caller() or ANONYMOUS
+    view, created = await submit_batch(
+        jobs(request), graph, [graph_request(graph, item, request) for item in body.items], batch_id(sent_id),
+        # The gate counted this request once; each further job counts one more (all or none).
+        admit=lambda new: request.app.state.guard.admit_more(caller, new - 1), timeout_s=timeout_s,
+        **ownership(tier))
+    return accepted(view, created, f"/v1/jobs/batches/{view.batchId}")
+
+
+@router.get("/v1/jobs/batches/{batch_id}", response_model=BatchView)
+async def read_batch(batch_id: JobId, request: Request, wait: Wait = 0) -> BatchView:
+    """The batch's jobs in item order (each with its result or error once it ended), how many are in each
+    status, and `done` once every one ended; `?wait=` holds until then or the wait is over."""
+    return await view_batch(jobs(request), batch_id, wait, tenant=owner())
 
 
 @router.get("/v1/inference/{job_id}", response_model=JobView, tags=[S0_TAG])
 @router.get("/v1/jobs/{job_id}", response_model=JobView)
-async def read_job(job_id: JobId, request: Request,
-                   wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S, description="seconds to wait for an end")] = 0
-                   ) -> JobView:
+async def read_job(job_id: JobId, request: Request, wait: Wait = 0) -> JobView:
     """The job's status, error, result and timestamps; `?wait=` holds until it ends or the wait is over."""
     return await jobs(request).view(job_id, wait, tenant=owner())
 

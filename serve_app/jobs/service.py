@@ -6,6 +6,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from serve_app.common.errors import QueueFull, UnknownJob, ValidationFailed
 from serve_app.common.tiers import Tier
@@ -18,6 +20,18 @@ from serve_app.jobs.store import JobStore
 logger = logging.getLogger("ray.serve")
 # How often a long poll (GET ...?wait=) looks at the job again.
 _POLL_S = 0.1
+T = TypeVar("T")
+
+
+async def poll(read: Callable[[], Awaitable[T]], ended: Callable[[T], bool], wait_s: float,
+               every_s: float = _POLL_S) -> T:
+    """`read()`'s answer once `ended` holds for it or `wait_s` is over (a long poll: GET ...?wait=)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        value = await read()
+        if ended(value) or time.monotonic() >= deadline:
+            return value
+        await asyncio.sleep(every_s)
 
 
 class Refused(QueueFull):
@@ -84,14 +98,13 @@ class JobService:
     async def view(self, job_id: str, wait_s: float = 0, tenant: str | None = None) -> JobView:
         """The job as clients read it; with `wait_s`, once it is terminal or the wait is over. With a
         `tenant`, another tenant's job is as unknown as a job never submitted."""
-        deadline = time.monotonic() + wait_s
-        while True:
+        async def read() -> Job:
             job = await asyncio.to_thread(self.store.get, job_id)
             if job is None or tenant not in (None, job.tenant):
                 raise UnknownJob(f"no job {job_id!r}: never submitted, or expired")
-            if job.status in TERMINAL or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(_POLL_S)
+            return job
+
+        job = await poll(read, lambda job: job.status in TERMINAL, wait_s)
         result = await asyncio.to_thread(self.store.result, job_id) if job.status in TERMINAL else None
         return JobView.of(job, result)
 

@@ -3,7 +3,8 @@
 `job:{id}` holds the Job as JSON with the job's TTL and changes only through one Lua transition, so the
 ingress (cancel) and the consumers (claim, finish) never overwrite each other. `job:{id}:lease` lives
 while a consumer runs the job: a redelivered job whose lease lapsed (its consumer died) may run again,
-one whose lease is alive is a duplicate and is dropped. Synchronous: the consumer runs in Celery's
+one whose lease is alive is a duplicate and is dropped. `batch:{id}` lists the jobs of one batch request
+and expires with the oldest of them. Synchronous: the consumer runs in Celery's
 threads, and the ingress calls it through `asyncio.to_thread`."""
 
 import functools
@@ -14,7 +15,7 @@ import uuid
 import redis
 
 from serve_app.common.errors import JobStoreUnavailable
-from serve_app.jobs.model import Job, JobResult, JobStatus
+from serve_app.jobs.model import Batch, Job, JobResult, JobStatus
 from serve_app.jobs.settings import JobSettings
 
 # KEYS: job, lease. ARGV: allowed statuses (comma-separated), patch (JSON), "1" for a claim, queued-index
@@ -160,6 +161,33 @@ class JobStore:
     def result(self, job_id: str) -> JobResult | None:
         raw = self.redis.get(self._key(job_id, ":result"))
         return None if raw is None else JobResult.model_validate_json(raw)
+
+    @_available
+    def jobs(self, job_ids: list[str]) -> list[Job | None]:
+        """Many jobs in one round trip, in order; None for one that never was or expired."""
+        raws = self.redis.mget([self._key(job_id) for job_id in job_ids]) if job_ids else []
+        return [None if raw is None else Job.model_validate_json(raw) for raw in raws]
+
+    @_available
+    def results(self, job_ids: list[str]) -> dict[str, JobResult]:
+        """The stored results of these jobs, by id (one round trip; a job without one is left out)."""
+        raws = self.redis.mget([self._key(job_id, ":result") for job_id in job_ids]) if job_ids else []
+        return {job_id: JobResult.model_validate_json(raw) for job_id, raw in zip(job_ids, raws) if raw is not None}
+
+    @_available
+    def create_batch(self, batch: Batch, oldest_queued_at: float) -> tuple[Batch, bool]:
+        """Stores a new batch, to expire with its oldest job; (the stored batch, True), or (the existing
+        one, False) when the id is taken."""
+        ttl_ms = max(1, int((oldest_queued_at + self.settings.ttl_s - time.time()) * 1000))
+        if self.redis.set(f"batch:{batch.id}", batch.model_dump_json(), nx=True, px=ttl_ms):
+            return batch, True
+        existing = self.batch(batch.id)
+        return (existing, False) if existing is not None else self.create_batch(batch, oldest_queued_at)
+
+    @_available
+    def batch(self, batch_id: str) -> Batch | None:
+        raw = self.redis.get(f"batch:{batch_id}")
+        return None if raw is None else Batch.model_validate_json(raw)
 
     @_available
     def starving(self, tier: str, older_than: float) -> list[str]:

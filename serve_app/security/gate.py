@@ -3,6 +3,7 @@ rate limits, then the body, read whole within its limits. Refusals are problem+j
 body on /v2) with the right status, and every answer carries the security headers."""
 
 import logging
+from collections.abc import Awaitable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,12 +57,20 @@ class Guard:
         if family in OPEN:
             return ANONYMOUS
         caller = await self._authenticate(headers, family, method, path) if self.auth else ANONYMOUS
+        await self._limited(self.limiter.admit(caller, llm=family == "llm"), caller, family)
+        return caller
+
+    async def admit_more(self, caller: Caller, requests: int, family: str = "jobs") -> None:
+        """Charge `requests` more to the caller's per-minute quota, all or none (a batch's jobs beyond the
+        request admit() counted); RateLimited (429) when they do not fit."""
+        await self._limited(self.limiter.admit_more(caller, requests), caller, family)
+
+    async def _limited(self, check: Awaitable[None], caller: Caller, family: str) -> None:
         try:
-            await self.limiter.admit(caller, llm=family == "llm")
+            await check
         except RateLimited:
             self.metrics.rate_limited(caller.tenant, family)
             raise
-        return caller
 
     def _check_headers(self, headers: Headers) -> None:
         size = sum(len(name) + len(value) for name, value in headers.raw)

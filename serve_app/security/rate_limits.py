@@ -85,10 +85,25 @@ class RateLimiter:
                   ("per-minute", RateLimitItemPerMinute(tier.requests_per_minute), requests, "requests", True)]
         if llm:
             checks.append(("tokens", RateLimitItemPerMinute(tier.tokens_per_minute), tokens, "tokens", False))
+        await self._check(checks, caller)
+
+    async def admit_more(self, caller: Caller, count: int) -> None:
+        """Count `count` more requests of this key in its per-minute window only (a batch's jobs beyond the one
+        request admit() counted: the per-second window is a burst guard on HTTP requests, and a batch is one).
+        Raises RateLimited, counting none of them, when they do not all fit."""
+        if not self.config.enabled or count < 1:
+            return
+        item = RateLimitItemPerMinute(self.config.tiers[caller.tier].requests_per_minute)
+        await self._check([("per-minute", item, self._strategies()[0], "requests", True)], caller, cost=count)
+
+    async def _check(self, checks: list, caller: Caller, cost: int = 1) -> None:
+        """(name, item, strategy, namespace, counted) each: a counted one is hit with `cost`, the others
+        only tested; RateLimited on the first that does not fit."""
         try:
             for name, item, strategy, namespace, counted in checks:
-                check = strategy.hit if counted else strategy.test
-                if not await check(item, namespace, caller.key_id):
+                fits = (await strategy.hit(item, namespace, caller.key_id, cost=cost) if counted
+                        else await strategy.test(item, namespace, caller.key_id))
+                if not fits:
                     raise await self._refusal(strategy, namespace, name, item, caller)
         except (RedisError, OSError, asyncio.TimeoutError) as error:
             self._store_failed(error)

@@ -126,7 +126,9 @@ def test_a_job_past_its_timeout_fails_and_its_engine_work_stops(client, ask):
 
 def test_cancel_a_queued_job_and_a_running_one(client):
     running, queued = new_id("run"), new_id("queued")
-    backlog = [new_id("fill") for _ in range(6)]
+    # More than the consumers take at once at their most (2 replicas of 4: an earlier test may have scaled them
+    # up), so the low job is still queued when it is cancelled.
+    backlog = [new_id("fill") for _ in range(8)]
     submit(client, headers={"X-Request-Id": running}, **LONG)
     for job_id in backlog:
         submit(client, headers={"X-Request-Id": job_id}, **LONG)

@@ -31,7 +31,8 @@ def test_without_a_key_every_operation_but_health_is_401(platform):
     document = httpx.get(f"{platform.base_url}/openapi.json", timeout=30).json()
     checked = 0
     for path, operations in document["paths"].items():
-        concrete = path.replace("{name}", "classify").replace("{graph}", "recommend").replace("{job_id}", "j1")
+        concrete = (path.replace("{name}", "classify").replace("{graph}", "recommend").replace("{job_id}", "j1")
+                    .replace("{batch_id}", "b1"))
         for method in operations:
             response = httpx.request(method.upper(), f"{platform.base_url}{concrete}", json={}, timeout=30)
             if route_family(path) in OPEN:

@@ -98,3 +98,17 @@ def test_disabled():
     async def run():
         return await admitted(RateLimiter("redis://127.0.0.1:1/0", config(per_minute=1, enabled=False)), caller(), 5)
     assert asyncio.run(run()) == 5
+
+
+def test_a_batch_counts_each_job_per_minute_all_or_none_and_not_per_second():
+    async def run():
+        limiter, who = RateLimiter(REDIS_URL, config(per_second=2, per_minute=10)), caller()
+        await limiter.admit(who, False)
+        await limiter.admit_more(who, 7)  # a batch of 8 jobs in one request: over 2 per second, yet admitted
+        with pytest.raises(RateLimited) as refused:
+            await limiter.admit_more(who, 3)  # 8 + 3 > 10: refused whole, none counted
+        after = await admitted(limiter, who, 1)  # the second's second request: the batch was one
+        await limiter.admit_more(who, 1)
+        return refused.value, after
+    refusal, after = asyncio.run(run())
+    assert refusal.headers["RateLimit"].startswith('"per-minute";r=2;') and after == 1
