@@ -60,7 +60,7 @@ def ranked_item_lines(features: CandidateFeatures, items: list[dict], k: int = 3
         known = category != UNKNOWN_CATEGORY
         name = llm_tasks.CATEGORY_NAMES[language][category] if known else llm_tasks.NEW_CATEGORY[language]
         liked = known and features.user[f"affinity_{category}"] > features.user["user_ctr"]
-        lines.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from))
+        lines.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from, language))
     return "\n".join(lines)
 
 

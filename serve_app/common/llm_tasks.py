@@ -88,9 +88,15 @@ def strengths(opinions: Mapping[str, bool], language: Language) -> str:
     return ", ".join(_names(opinions, True, language)) or NO_STRENGTHS[language]
 
 
-def item_line(item_id: int, category: str, liked: bool, popular: bool) -> str:
-    """One ranked item as the explanation prompt shows it: `12 noodles liked popular`."""
-    return " ".join([str(item_id), category, *([LIKED] if liked else []), *([POPULAR] if popular else [])])
+def item_id_text(item_id: int, language: Language) -> str:
+    return f"{item_id}번" if language == "ko" else str(item_id)
+
+
+def item_line(item_id: int, category: str, liked: bool, popular: bool, language: Language) -> str:
+    """One ranked item as the explanation prompt shows it: `12 noodles liked popular` (`12번 국수 ...`). The
+    explanation starts each item with the same words, so the model copies them rather than recalls them."""
+    flags = [*([LIKED] if liked else []), *([POPULAR] if popular else [])]
+    return " ".join([item_id_text(item_id, language), category, *flags])
 
 
 # Why an item suits the user: their taste for its category, its popularity, or something new.
@@ -106,9 +112,8 @@ def reason(liked: bool, popular: bool, language: Language) -> str:
 
 def explained_item(item_id: int, category: str, liked: bool, popular: bool, language: Language) -> str:
     """One item of an explanation: its id and category (copied from the prompt's line, in that order), then why."""
-    if language == "ko":
-        return f"{item_id}번 {category}({reason(liked, popular, language)})"
-    return f"{item_id} {category} ({reason(liked, popular, language)})"
+    gap = "" if language == "ko" else " "
+    return f"{item_id_text(item_id, language)} {category}{gap}({reason(liked, popular, language)})"
 
 
 def explanation(items: Iterable[tuple[int, str, bool, bool]], language: Language) -> str:

@@ -26,9 +26,9 @@ def test_recommend_explain_explains_each_top_item_in_the_asked_language(client, 
     for user_id in (7, 8, 9):
         answer = client.post("/v1/graphs/recommend_explain", json={"user_id": user_id, "language": language}).json()
         assert len(answer["items"]) == 5 and not llm_tasks.degenerate(answer["explanation"])
-        marker = "{}번" if language == "ko" else "{} "
+        assert answer["explanation"].startswith("추천:" if language == "ko" else "Picked for you:"), answer
         for item in answer["items"][:3]:
-            assert marker.format(item["item_id"]) in answer["explanation"], answer
+            assert f"{llm_tasks.item_id_text(item['item_id'], language)} " in answer["explanation"], answer
     refused = client.post("/v1/graphs/recommend_explain", json={"user_id": "seven", "language": "fr"})
     assert refused.status_code == 422 and [e["field"] for e in refused.json()["errors"]] == ["user_id", "language"]
 
