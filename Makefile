@@ -103,5 +103,5 @@ k8s: setup
 bench: setup triton-setup redis artifacts
 	for b in classify_vs_plain graphs_load triton_vs_platform serve_modes decode_dali_opencv_pillow feature_lookup \
 	    llm_vs_baselines llm_admission_cache graph_executor jobs hostile_load v2_transports serving_cost ingress_profile \
-	    autoscaling faults review_topk; do \
+	    autoscaling faults semantic_similarity review_topk; do \
 	  $(BIN)/python -m benchmarks.$$b || exit 1; done

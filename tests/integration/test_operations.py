@@ -62,7 +62,7 @@ def test_one_readiness_rule_for_every_protocol(client):
     """/health/ready, /health, /v2/health/ready and each model's V2 readiness agree, on every deployment."""
     assert client.get("/health").json() == client.get("/health/ready").json()
     assert client.get("/v2/health/ready").status_code == 200
-    for model in ("vision", "ranker", "classify", "caption", "all-minilm-l6-v2"):
+    for model in ("vision", "ranker", "classify", "caption", "use-multilingual-v3"):
         assert client.get(f"/v2/models/{model}/ready").status_code == 200
     versions = client.get("/v2/models/vision").json()["versions"]
     assert len(versions) == 1 and len(versions[0]) == 12

@@ -152,8 +152,8 @@ def test_wrong_byte_size_is_400_with_a_v2_error(platform):
 def test_unknown_model_is_404(triton_client, client):
     assert not triton_client.is_model_ready("resnet")
     assert client.get("/v2/models/resnet/ready").json() == {"error": "unknown model 'resnet'; the models are "
-                                                          "['all-minilm-l6-v2', 'caption', 'classify', 'preprocess', 'ranker', 'recommend', "
-                                                          "'recommend_explain', 'review_analysis', 'vision']"}
+                                                          "['caption', 'classify', 'preprocess', 'ranker', 'recommend', 'recommend_explain', "
+                                                          "'review_analysis', 'use-multilingual-v3', 'vision']"}
     for call in (lambda: triton_client.get_model_metadata("resnet"),
                  lambda: triton_client.infer("resnet", [tensor("IMAGE", IMAGES)])):
         with pytest.raises(InferenceServerException) as raised:

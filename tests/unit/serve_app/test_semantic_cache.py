@@ -46,7 +46,7 @@ def test_most_similar_entry_wins():
 
 def test_threshold_of_one_hits_the_same_vector_only():
     semantic = cache(similarity_threshold=1.0)
-    vector = np.random.default_rng(0).normal(size=384).tolist()
+    vector = np.random.default_rng(0).normal(size=512).tolist()
     semantic.store(KEY, vector, "same")
     assert semantic.lookup(KEY, vector) == "same"
     assert semantic.lookup(KEY, np.add(vector, 0.05).tolist()) is None
