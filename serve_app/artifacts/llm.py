@@ -93,12 +93,10 @@ def _rows(tokenizer: PreTrainedTokenizerFast, lines: list[str], tasks: list[task
 
 
 def _batches(rows: list[tuple[list[int], list[int]]], pad: int, rng: random.Random):
-    """Random batches of rows of about one length: padding to the longest row of a random sample wasted half
-    of every step."""
-    by_length = sorted(rows, key=lambda row: (len(row[0]), rng.random()))
+    # Rows drawn at random, padded to the longest: batches of rows of one length (half the padding) never
+    # learned to copy an item id into an explanation.
     while True:
-        start = rng.randrange(len(by_length) - BATCH + 1)
-        picked = by_length[start:start + BATCH]
+        picked = rng.sample(rows, BATCH)
         width = max(len(ids) for ids, _ in picked)
         tokens = torch.full((BATCH, width), pad)
         labels = torch.full((BATCH, width), -100)
