@@ -1,9 +1,10 @@
 """Trains a tiny Llama-architecture causal LM and byte-level BPE tokenizer on generated text.
 
-Two kinds of training rows: plain text (templated restaurant reviews in English and Korean, shape captions
-for the image -> classify -> caption graph, a few chat turns), learned whole; and the built-in graphs'
-tasks (serve_app/common/llm_tasks.py) as chat turns, learned on the answer only. The tasks are then
-judged on held-out examples (llm_quality.py) and the figures go into the manifest.
+Two kinds of training rows: plain text (templated restaurant reviews in English and Korean, shape captions,
+a few chat turns), learned whole; and the built-in graphs' tasks, learned on the answer only: review
+analysis and explanations as chat turns (serve_app/common/llm_tasks.py), captions after their prompt for
+the image -> classify -> caption graph. The tasks are then judged on held-out examples (llm_quality.py)
+and the figures go into the manifest.
 """
 
 import math
@@ -80,16 +81,23 @@ def _tokenizer(lines: list[str]) -> PreTrainedTokenizerFast:
     )
 
 
-def _rows(tokenizer: PreTrainedTokenizerFast, lines: list[str], tasks: list[task_data.Example]):
-    """(token ids, labels) per row: a plain line learned whole, a task learned on its answer only."""
+def _rows(tokenizer: PreTrainedTokenizerFast, lines: list[str], tasks: list[task_data.Example],
+          captions: list[tuple[str, str]]) -> list[tuple[list[int], list[int]]]:
+    """(token ids, labels) per row: a plain line learned whole; a task (a chat turn) and a caption (after
+    its prompt) learned on the answer only."""
     rows = [(ids + [tokenizer.eos_token_id],) * 2 for ids in tokenizer(lines)["input_ids"]]
-    for example in tasks:
-        prompt = task_data.prompt_ids(tokenizer, example.prompt)
-        answer = tokenizer.encode(f" {example.answer}", add_special_tokens=False) + [tokenizer.eos_token_id]
-        # As served: a prompt too long for the window loses its start (LLMServer's truncate_prompt).
-        prompt = prompt[-(MAX_LEN - len(answer)):]
-        rows.append((prompt + answer, [-100] * len(prompt) + answer))
+    rows += [_answer_row(tokenizer, task_data.prompt_ids(tokenizer, example.prompt), example.answer)
+             for example in tasks]
+    rows += [_answer_row(tokenizer, tokenizer(caption_prompt(label))["input_ids"], caption)
+             for label, caption in captions]
     return rows
+
+
+def _answer_row(tokenizer: PreTrainedTokenizerFast, prompt: list[int], answer: str) -> tuple[list[int], list[int]]:
+    ids = tokenizer.encode(f" {answer}", add_special_tokens=False) + [tokenizer.eos_token_id]
+    # As served: a prompt too long for the window loses its start (LLMServer's truncate_prompt).
+    prompt = prompt[-(MAX_LEN - len(ids)):]
+    return prompt + ids, [-100] * len(prompt) + ids
 
 
 def _batches(rows: list[tuple[list[int], list[int]]], pad: int, rng: random.Random):
@@ -112,8 +120,10 @@ def build(out: Path, progress: tqdm) -> dict:
     rng = random.Random(0)
     lines = _corpus(rng)
     tasks = task_data.training_examples()
+    # The caption graph's task: copy the label from the prompt into a sentence.
+    captions = [(label, _caption(rng, label)) for label in rng.choices(SHAPE_LABELS, k=task_data.TRAINING_PER_TASK)]
     tokenizer = _tokenizer(lines + [f"{example.prompt} {example.answer}" for example in tasks])
-    rows = _rows(tokenizer, lines, tasks)
+    rows = _rows(tokenizer, lines, tasks, captions)
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=128, intermediate_size=384, num_hidden_layers=4,
         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=MAX_LEN,
