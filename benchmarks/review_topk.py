@@ -4,8 +4,10 @@ Held-out restaurants with REVIEWS reviews each (English and Korean, generated wi
 the reviews like or not). Three ways to fill review_analysis's prompts:
 - `all`: every review (the baseline); the LLM's 256-token window then keeps only the last ones, as
   LLMServer's truncate_prompt does;
-- `top_k`: the K reviews closest to the mean embedding (graphs/functions.py `representative_reviews`, as the
-  graph does past K reviews), embedded with the Embedder's default model;
+- `top_k`: the K reviews closest to the mean embedding (graphs/functions.py `representative_reviews`, S2's way),
+  embedded with the Embedder's configured model;
+- `top_k_diverse`: the same with `diversity` 0.5 (each pick also keeps away from those picked), as the
+  review_analysis graph does past K reviews;
 - `first_k`: the first K reviews, a naive cut of the same size.
 Answers are the built LLM's (transformers, greedy, the served prompt encoding), judged against the truth of
 *all* the reviews with the quality gates' figures (serve_app/artifacts/llm_quality.py).
@@ -28,7 +30,7 @@ from serve_app.artifacts import ArtifactLayout, llm_quality, task_data
 from serve_app.common import llm_tasks
 from serve_app.common.settings import PlatformSettings
 
-RESTAURANTS, REVIEWS, K, SEED = 40, 20, 5, 4
+RESTAURANTS, REVIEWS, K, SEED, DIVERSITY = 40, 20, 5, 4, 0.5
 TASKS = ("sentiment", "summary", "strengths")
 FIGURES = ("sentiment_accuracy", "strengths_precision", "strengths_recall", "summary_aspects_named")
 
@@ -42,13 +44,14 @@ def main() -> None:
     restaurants = [task_data.restaurant(rng, language, REVIEWS)
                    for language in llm_tasks.LANGUAGES for _ in range(RESTAURANTS)]
     started = time.perf_counter()
-    chosen = {"all": [], "top_k": [], "first_k": []}
+    chosen = {"all": [], "top_k": [], "top_k_diverse": [], "first_k": []}
     for shown in restaurants:
         reviews = masked_reviews(shown.reviews)
         chosen["all"].append(lines(reviews))
         vectors, _ = encoder.encode(reviews)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # as the Embedder answers
         chosen["top_k"].append(representative_reviews(reviews, vectors.tolist(), K))
+        chosen["top_k_diverse"].append(representative_reviews(reviews, vectors.tolist(), K, DIVERSITY))
         chosen["first_k"].append(lines(reviews[:K]))
     embed_ms = 1000 * (time.perf_counter() - started) / len(restaurants)
     window = task_data.CONTEXT_TOKENS - max(llm_tasks.MAX_TOKENS[task] for task in TASKS)
@@ -69,18 +72,19 @@ def main() -> None:
             "generate_s": round(time.perf_counter() - started, 1),
             "quality": llm_quality.score(answers),
         }
-    saving = 1 - rows["top_k"]["prompt_tokens_mean"] / rows["all"]["prompt_tokens_mean"]
+    saving = {variant: round(1 - row["prompt_tokens_mean"] / rows["all"]["prompt_tokens_mean"], 3)
+              for variant, row in rows.items() if variant != "all"}
     write_results("review_topk", {"restaurants": len(restaurants), "reviews_each": REVIEWS, "k": K,
-                                  "embedder": embedder, "embed_ms_per_restaurant": round(embed_ms, 1), "token_saving": round(saving, 3),
+                                  "embedder": embedder, "embed_ms_per_restaurant": round(embed_ms, 1), "token_saving": saving,
                                   "variants": rows}, _markdown(rows, saving, embed_ms, len(restaurants), embedder))
 
 
-def _markdown(rows: dict, saving: float, embed_ms: float, restaurants: int, embedder: str) -> str:
+def _markdown(rows: dict, saving: dict, embed_ms: float, restaurants: int, embedder: str) -> str:
     half = restaurants // 2
     head = (f"# Representative top-K vs every review\n\n{restaurants} held-out restaurants ({half} English, "
             f"{half} Korean), {REVIEWS} reviews each, K = {K}; answers judged against the truth of "
-            f"all {REVIEWS} reviews. Top-K sends **{saving:.0%} fewer prompt tokens** than every review "
-            f"(S2 reports 60-80%); embedding {REVIEWS} reviews ({embedder}) and picking K took {embed_ms:.0f} ms "
+            f"all {REVIEWS} reviews. Prompt tokens saved against every review (S2 reports 60-80%): "
+            + ", ".join(f"{variant} **{share:.0%}**" for variant, share in saving.items()) + f"; embedding {REVIEWS} reviews ({embedder}) and picking K took {embed_ms:.0f} ms "
             "per restaurant.\n\n"
             "| variant | prompt tokens (mean) | sent (window 208) | prompts cut | language | "
             + " | ".join(FIGURES) + " | degenerate |\n|---|---|---|---|---|" + "---|" * (len(FIGURES) + 1) + "\n")

@@ -78,13 +78,21 @@ def lines(texts: list[str]) -> str:
     return "\n".join(texts)
 
 
-def representative_reviews(reviews: list[str], vectors: list[list[float]], k: int = 5) -> str:
-    """S2's representative top-K: the `k` reviews whose embeddings lie closest to their mean (the restaurant's
-    representative vector), in the order they came, one per line."""
+def representative_reviews(reviews: list[str], vectors: list[list[float]], k: int = 5, diversity: float = 0.0) -> str:
+    """S2's representative top-K: `k` reviews picked by their embeddings' closeness to the mean (the restaurant's
+    representative vector), in the order they came, one per line. With `diversity` > 0 each next pick also
+    keeps away from those already picked (maximal marginal relevance): the reviews closest to the mean say the
+    same common things, and the rarer aspects go missing (benchmarks/results/review_topk.md)."""
     unit = np.asarray(vectors, dtype=float)
     mean = unit.mean(axis=0)
-    closest = np.argsort(-(unit @ (mean / (np.linalg.norm(mean) or 1.0))), kind="stable")[:k]
-    return lines([reviews[i] for i in sorted(closest)])
+    relevance = unit @ (mean / (np.linalg.norm(mean) or 1.0))
+    picked: list[int] = []
+    for _ in range(min(k, len(reviews))):
+        redundancy = (unit @ unit[picked].T).max(axis=1) if picked else np.zeros(len(reviews))
+        score = (1 - diversity) * relevance - diversity * redundancy
+        score[picked] = -np.inf
+        picked.append(int(np.argmax(score)))
+    return lines([reviews[i] for i in sorted(picked)])
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {

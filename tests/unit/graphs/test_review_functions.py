@@ -33,3 +33,11 @@ def test_task_prompt_is_the_trained_prompt_greedy_and_bounded():
     assert request.messages[0].content == llm_tasks.prompt("sentiment", reviews="The food was great.")
     assert request.sampling.temperature == 0.0 and request.sampling.max_tokens == llm_tasks.MAX_TOKENS["sentiment"]
     assert request.truncate_prompt
+
+
+def test_diversity_trades_closeness_to_the_mean_for_reviews_that_say_something_else():
+    common, rare = np.array([1.0, 0.0, 0.0]), np.array([0.6, 0.8, 0.0])
+    vectors = [common, common, common, rare]
+    reviews = ["same 0", "same 1", "same 2", "other"]
+    assert representative_reviews(reviews, [v.tolist() for v in vectors], k=2) == "same 0\nsame 1"
+    assert representative_reviews(reviews, [v.tolist() for v in vectors], k=2, diversity=0.5) == "same 0\nother"
