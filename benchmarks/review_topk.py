@@ -32,6 +32,8 @@ from serve_app.common.settings import PlatformSettings
 
 RESTAURANTS, REVIEWS, K, SEED, DIVERSITY = 40, 20, 5, 4, 0.5
 TASKS = ("sentiment", "summary", "strengths")
+# What LLMServer keeps of a prompt cut to fit the window (truncate_prompt leaves room for the answer).
+WINDOW = task_data.CONTEXT_TOKENS - max(llm_tasks.MAX_TOKENS[task] for task in TASKS)
 FIGURES = ("sentiment_accuracy", "strengths_precision", "strengths_recall", "summary_aspects_named")
 
 
@@ -54,28 +56,25 @@ def main() -> None:
         chosen["top_k_diverse"].append(representative_reviews(reviews, vectors.tolist(), K, DIVERSITY))
         chosen["first_k"].append(lines(reviews[:K]))
     embed_ms = 1000 * (time.perf_counter() - started) / len(restaurants)
-    window = task_data.CONTEXT_TOKENS - max(llm_tasks.MAX_TOKENS[task] for task in TASKS)
     rows = {}
     for variant, texts in chosen.items():
-        prompts = {task: [llm_tasks.prompt(task, reviews=text) for text in texts] for task in TASKS}
-        tokens = [len(task_data.prompt_ids(tokenizer, prompt)) for task in TASKS for prompt in prompts[task]]
+        examples = [task_data.Example(task, shown.language, llm_tasks.prompt(task, reviews=text), "", shown.opinions)
+                    for task in TASKS for shown, text in zip(restaurants, texts)]
+        tokens = [len(task_data.prompt_ids(tokenizer, example.prompt)) for example in examples]
         started = time.perf_counter()
-        answers = []
-        for task in TASKS:
-            examples = [task_data.Example(task, shown.language, prompt, "", shown.opinions)
-                        for shown, prompt in zip(restaurants, prompts[task])]
-            answers += zip(examples, llm_quality.generate(model_dir, prompts[task]))
+        answers = zip(examples, llm_quality.generate(model_dir, [example.prompt for example in examples]))
         rows[variant] = {
             "prompt_tokens_mean": round(statistics.mean(tokens), 1),
-            "prompt_tokens_sent_mean": round(statistics.mean(min(t, window) for t in tokens), 1),
-            "prompts_cut": sum(t > window for t in tokens),
+            "prompt_tokens_sent_mean": round(statistics.mean(min(t, WINDOW) for t in tokens), 1),
+            "prompts_cut": sum(t > WINDOW for t in tokens),
             "generate_s": round(time.perf_counter() - started, 1),
             "quality": llm_quality.score(answers),
         }
     saving = {variant: round(1 - row["prompt_tokens_mean"] / rows["all"]["prompt_tokens_mean"], 3)
               for variant, row in rows.items() if variant != "all"}
     write_results("review_topk", {"restaurants": len(restaurants), "reviews_each": REVIEWS, "k": K,
-                                  "embedder": embedder, "embed_ms_per_restaurant": round(embed_ms, 1), "token_saving": saving,
+                                  "embedder": embedder, "embed_ms_per_restaurant": round(embed_ms, 1),
+                                  "token_saving": saving,
                                   "variants": rows}, _markdown(rows, saving, embed_ms, len(restaurants), embedder))
 
 
@@ -84,9 +83,11 @@ def _markdown(rows: dict, saving: dict, embed_ms: float, restaurants: int, embed
     head = (f"# Representative top-K vs every review\n\n{restaurants} held-out restaurants ({half} English, "
             f"{half} Korean), {REVIEWS} reviews each, K = {K}; answers judged against the truth of "
             f"all {REVIEWS} reviews. Prompt tokens saved against every review (S2 reports 60-80%): "
-            + ", ".join(f"{variant} **{share:.0%}**" for variant, share in saving.items()) + f"; embedding {REVIEWS} reviews ({embedder}) and picking K took {embed_ms:.0f} ms "
-            "per restaurant.\n\n"
-            "| variant | prompt tokens (mean) | sent (window 208) | prompts cut | language | "
+            + ", ".join(f"{variant} **{share:.0%}**" for variant, share in saving.items())
+            + f"; embedding {REVIEWS} reviews ({embedder}) and picking K took {embed_ms:.0f} ms "
+            "per restaurant. In-process (no client, no Serve): transformers greedy on the served prompt "
+            "encoding.\n\n"
+            f"| variant | prompt tokens (mean) | sent (window {WINDOW}) | prompts cut | language | "
             + " | ".join(FIGURES) + " | degenerate |\n|---|---|---|---|---|" + "---|" * (len(FIGURES) + 1) + "\n")
     body = ""
     for variant, row in rows.items():

@@ -90,8 +90,7 @@ class LLMServer:
     async def caption(self, label: str) -> str:
         """One sentence describing an image of `label`, greedy, up to the end of the line."""
         options = SamplingOptions(max_tokens=32, temperature=0.0, stop=("\n",))
-        completion = await self.complete(GenerationRequest(prompt=caption_prompt(label), sampling=options))
-        return completion.texts[0].strip()
+        return await self.answer(GenerationRequest(prompt=caption_prompt(label), sampling=options))
 
     def engine_stats(self) -> dict:
         """Requests the engine has not finished, and the gate's running and waiting counts."""

@@ -9,7 +9,7 @@ import numpy as np
 from serve_app.common import llm_tasks
 from serve_app.common.generation import ChatMessage, GenerationRequest, SamplingOptions
 from serve_app.common.images import ImageRequest, check_image
-from serve_app.common.recsys_features import UNKNOWN_CATEGORY, CandidateFeatures
+from serve_app.common.recsys_features import AFFINITY_COLUMNS, UNKNOWN_CATEGORY, CandidateFeatures
 from serve_app.common.text_preprocessing import preprocess_text
 
 # An item is popular among the candidates when its click rate is in their top quarter.
@@ -53,15 +53,15 @@ def ranked_item_lines(features: CandidateFeatures, items: list[dict], k: int = 3
     column = {item_id: i for i, item_id in enumerate(features.item_ids)}
     ctr = np.asarray(features.items["item_ctr"], dtype=float)
     popular_from = float(np.quantile(ctr, POPULAR_QUANTILE)) if len(ctr) else 0.0
-    lines = []
+    described = []
     for item in items[:k]:
         i = column[item["item_id"]]
         category = int(features.items["category"][i])
         known = category != UNKNOWN_CATEGORY
         name = llm_tasks.CATEGORY_NAMES[language][category] if known else llm_tasks.NEW_CATEGORY[language]
-        liked = known and features.user[f"affinity_{category}"] > features.user["user_ctr"]
-        lines.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from, language))
-    return "\n".join(lines)
+        liked = known and features.user[AFFINITY_COLUMNS[category]] > features.user["user_ctr"]
+        described.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from, language))
+    return lines(described)
 
 
 def masked_reviews(reviews: list[str], max_chars: int = 4096) -> list[str]:

@@ -120,11 +120,8 @@ def examples(rng: random.Random, language: Language, task: Task, max_reviews: in
                           llm_tasks.explanation(items, language), items)
             continue
         shown = restaurant(rng, language, rng.randint(1, max_reviews))
-        answer = {"sentiment": lambda: llm_tasks.sentiment(shown.opinions),
-                  "summary": lambda: llm_tasks.summary(shown.opinions, language),
-                  "strengths": lambda: llm_tasks.strengths(shown.opinions, language)}[task]()
-        yield Example(task, language, llm_tasks.prompt(task, reviews="\n".join(shown.reviews)), answer,
-                      shown.opinions, tuple(shown.reviews))
+        yield Example(task, language, llm_tasks.prompt(task, reviews="\n".join(shown.reviews)),
+                      llm_tasks.answer(task, shown.opinions, language), shown.opinions, tuple(shown.reviews))
 
 
 TASKS: tuple[Task, ...] = ("sentiment", "summary", "strengths", "explain")

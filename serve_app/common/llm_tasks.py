@@ -88,6 +88,12 @@ def strengths(opinions: Mapping[str, bool], language: Language) -> str:
     return ", ".join(_names(opinions, True, language)) or NO_STRENGTHS[language]
 
 
+def answer(task: Task, opinions: Mapping[str, bool], language: Language) -> str:
+    """The right answer of a review task (sentiment, summary or strengths) to reviews saying `opinions`."""
+    return sentiment(opinions) if task == "sentiment" else \
+        summary(opinions, language) if task == "summary" else strengths(opinions, language)
+
+
 def item_id_text(item_id: int, language: Language) -> str:
     return f"{item_id}번" if language == "ko" else str(item_id)
 
