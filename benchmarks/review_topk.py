@@ -21,9 +21,7 @@ import time
 from transformers import AutoTokenizer
 
 from benchmarks.results_files import write_results
-import numpy as np
-
-from deployments.backends.text_encoders import TEXT_ENCODERS
+from deployments.embedder import Embedder
 from graphs.functions import lines, masked_reviews, representative_reviews
 from serve_app.app import serve_config_args
 from serve_app.artifacts import ArtifactLayout, llm_quality, task_data
@@ -40,8 +38,7 @@ FIGURES = ("sentiment_accuracy", "strengths_precision", "strengths_recall", "sum
 def main() -> None:
     model_dir = ArtifactLayout(root=PlatformSettings().artifacts_dir).llm
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    embedder = serve_config_args().models["Embedder"].init_args["model"]
-    encoder = TEXT_ENCODERS[embedder]()
+    embedder = Embedder.func_or_class(**serve_config_args().models["Embedder"].init_args)
     rng = random.Random(SEED)
     restaurants = [task_data.restaurant(rng, language, REVIEWS)
                    for language in llm_tasks.LANGUAGES for _ in range(RESTAURANTS)]
@@ -50,8 +47,7 @@ def main() -> None:
     for shown in restaurants:
         reviews = masked_reviews(shown.reviews)
         chosen["all"].append(lines(reviews))
-        vectors, _ = encoder.encode(reviews)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # as the Embedder answers
+        vectors, _ = embedder._encode(reviews)  # unit vectors, as the Embedder answers
         chosen["top_k"].append(representative_reviews(reviews, vectors.tolist(), K))
         chosen["top_k_diverse"].append(representative_reviews(reviews, vectors.tolist(), K, DIVERSITY))
         chosen["first_k"].append(lines(reviews[:K]))
@@ -72,10 +68,11 @@ def main() -> None:
         }
     saving = {variant: round(1 - row["prompt_tokens_mean"] / rows["all"]["prompt_tokens_mean"], 3)
               for variant, row in rows.items() if variant != "all"}
+    model = embedder.encoder.name
     write_results("review_topk", {"restaurants": len(restaurants), "reviews_each": REVIEWS, "k": K,
-                                  "embedder": embedder, "embed_ms_per_restaurant": round(embed_ms, 1),
+                                  "embedder": model, "embed_ms_per_restaurant": round(embed_ms, 1),
                                   "token_saving": saving,
-                                  "variants": rows}, _markdown(rows, saving, embed_ms, len(restaurants), embedder))
+                                  "variants": rows}, _markdown(rows, saving, embed_ms, len(restaurants), model))
 
 
 def _markdown(rows: dict, saving: dict, embed_ms: float, restaurants: int, embedder: str) -> str:

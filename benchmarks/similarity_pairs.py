@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from serve_app.common.hangul import final_consonant
+
 # The same request reworded (same template) or asked another way (another template); then two different ones.
 SAME_KINDS = ("rewording", "paraphrase")
 KINDS = SAME_KINDS + ("different_entity", "unrelated")
@@ -135,7 +137,7 @@ class Pair:
 
 
 def _particle(word: str, particle: str) -> str:
-    final = (ord(word[-1]) - 0xAC00) % 28 if "가" <= word[-1] <= "힣" else 0
+    final = final_consonant(word)
     consonant, vowel = _PARTICLES[particle]
     return consonant if final and not (particle == "으로" and final == 8) else vowel
 

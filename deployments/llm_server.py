@@ -17,7 +17,7 @@ from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV, engine_error
 from serve_app.common.admission import AdmissionGate, AdmissionPolicy
 from serve_app.common.errors import InvalidRequest, status_of
 from serve_app.common.generation import (Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage,
-                                         caption_prompt)
+                                         caption_prompt, chat_ids, fit_prompt)
 from serve_app.common.llm_observability import GenerationTimer, LLMMetrics
 from serve_app.common.model_metadata import ModelMetadata, artifact_version, tag_logs
 from serve_app.common.settings import LLMSettings
@@ -141,16 +141,14 @@ class LLMServer:
     def _fit(self, request: GenerationRequest) -> tuple[list[int], SamplingOptions]:
         """Prompt token ids and sampling options that fit the context window, or InvalidRequest."""
         if request.messages is not None:
-            text = self._tokenizer.apply_chat_template([m.model_dump() for m in request.messages],
-                                                       add_generation_prompt=True, tokenize=False)
-            ids = self._tokenizer.encode(text, add_special_tokens=False)  # the template writes the BOS
+            ids = chat_ids(self._tokenizer, [m.model_dump() for m in request.messages])
         else:
             ids = self._tokenizer.encode(request.prompt)
         sampling = request.sampling
         if request.truncate_prompt:
             max_tokens = min(sampling.max_tokens or self._max_model_len, self._max_model_len // 2)
-            # Keep the end: it holds the chat template's cue for the answer.
-            return ids[-(self._max_model_len - max_tokens):], sampling.model_copy(update={"max_tokens": max_tokens})
+            sampling = sampling.model_copy(update={"max_tokens": max_tokens})
+            return fit_prompt(ids, self._max_model_len, max_tokens), sampling
         if len(ids) + (sampling.max_tokens or 1) > self._max_model_len:
             raise InvalidRequest(f"this model's context window is {self._max_model_len} tokens; the prompt has "
                                  f"{len(ids)} and max_tokens asks for {sampling.max_tokens or 1} more")

@@ -40,7 +40,7 @@ def _targets(layout: ArtifactLayout) -> dict[str, tuple[list[Path], Callable[[tq
                    _fingerprint(_PACKAGE / "vision.py", shapes)),
         "llm": ([layout.llm], lambda bar: llm.build(layout.llm, bar),
                 _fingerprint(_PACKAGE / "llm.py", _PACKAGE / "task_data.py", _PACKAGE / "llm_quality.py", shapes,
-                             _COMMON / "generation.py", _COMMON / "llm_tasks.py")),
+                             _COMMON / "generation.py", _COMMON / "llm_tasks.py", _COMMON / "hangul.py")),
         "recsys": ([layout.ranker, layout.feature_repo],
                    lambda bar: recsys.build(layout.ranker, layout.feature_repo, bar),
                    _fingerprint(_PACKAGE / "recsys.py", _PACKAGE / "materialize.py", _PACKAGE / "feature_repo",

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from serve_app.artifacts import llm_quality, task_data
-from serve_app.common.generation import caption_prompt
+from serve_app.common.generation import caption_prompt, fit_prompt
 from serve_app.common.shapes import SHAPE_LABELS
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
@@ -95,8 +95,7 @@ def _rows(tokenizer: PreTrainedTokenizerFast, lines: list[str], tasks: list[task
 
 def _answer_row(tokenizer: PreTrainedTokenizerFast, prompt: list[int], answer: str) -> tuple[list[int], list[int]]:
     ids = tokenizer.encode(f" {answer}", add_special_tokens=False) + [tokenizer.eos_token_id]
-    # As served: a prompt too long for the window loses its start (LLMServer's truncate_prompt).
-    prompt = prompt[-(MAX_LEN - len(ids)):]
+    prompt = fit_prompt(prompt, MAX_LEN, len(ids))  # as served (truncate_prompt)
     return prompt + ids, [-100] * len(prompt) + ids
 
 

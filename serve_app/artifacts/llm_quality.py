@@ -13,6 +13,7 @@ from transformers import AutoTokenizer, LlamaForCausalLM
 
 from serve_app.artifacts import task_data
 from serve_app.common import llm_tasks
+from serve_app.common.generation import fit_prompt
 from serve_app.common.llm_tasks import Language
 
 BUILDER_SEED = 1
@@ -77,9 +78,10 @@ def generate(model_dir: Path, prompts: list[str], max_new_tokens: int = 64, batc
     """Greedy answers to one-turn chats, as LLMServer would give them (same template, same encoding)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = LlamaForCausalLM.from_pretrained(model_dir).eval()
-    answers, room = [], task_data.CONTEXT_TOKENS - max_new_tokens
+    answers = []
     for start in range(0, len(prompts), batch):
-        rows = [task_data.prompt_ids(tokenizer, text)[-room:] for text in prompts[start:start + batch]]
+        rows = [fit_prompt(task_data.prompt_ids(tokenizer, text), task_data.CONTEXT_TOKENS, max_new_tokens)
+                for text in prompts[start:start + batch]]
         width = max(map(len, rows))
         # Left padding: every row's answer starts at the same position.
         ids = torch.tensor([[tokenizer.pad_token_id] * (width - len(row)) + row for row in rows])

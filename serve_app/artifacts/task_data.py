@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from serve_app.common import llm_tasks
+from serve_app.common.generation import chat_ids
+from serve_app.common.hangul import josa
 from serve_app.common.llm_tasks import ASPECTS, CATEGORY_NAMES, NEW_CATEGORY, Language, Task
 
 TRAINING_SEED, TRAINING_PER_TASK = 0, 1500
@@ -59,7 +61,7 @@ class Restaurant:
 
 def _clause(rng: random.Random, language: Language, aspect: str, liked: bool) -> str:
     dish = rng.choice(DISHES[language])
-    return rng.choice(PHRASES[language][aspect, liked]).format(dish=dish, ga=llm_tasks.josa(dish, "이", "가"))
+    return rng.choice(PHRASES[language][aspect, liked]).format(dish=dish, ga=josa(dish, "이", "가"))
 
 
 def review(rng: random.Random, language: Language, opinions: dict[str, bool], name: str) -> str:
@@ -146,10 +148,8 @@ def heldout_examples(per_task: int, seed: int, seen: set[str]) -> list[Example]:
 
 
 def prompt_ids(tokenizer, prompt: str) -> list[int]:
-    """A one-turn chat's token ids, exactly as LLMServer encodes them (a PreTrainedTokenizerFast)."""
-    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
-                                         tokenize=False)
-    return tokenizer.encode(text, add_special_tokens=False)
+    """A one-turn chat's token ids, exactly as LLMServer encodes them."""
+    return chat_ids(tokenizer, [{"role": "user", "content": prompt}])
 
 
 def any_review(rng: random.Random) -> str:

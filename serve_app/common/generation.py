@@ -102,6 +102,19 @@ class SamplingOptions(BaseModel):
     ignore_eos: bool = False
 
 
+def chat_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """A chat's token ids as the LLM reads them (a Hugging Face tokenizer): its chat template, ending in the cue
+    for the answer."""
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return tokenizer.encode(text, add_special_tokens=False)  # the template writes the BOS
+
+
+def fit_prompt(ids: list[int], window: int, answer_tokens: int) -> list[int]:
+    """A prompt's token ids cut to leave `answer_tokens` of the `window`: the end kept, since it holds the chat
+    template's cue for the answer and a task's instruction. The artifact builder trains on prompts cut this way."""
+    return ids[max(0, len(ids) - (window - answer_tokens)):]
+
+
 class GenerationRequest(BaseModel):
     """A prompt (plain text) or chat messages (rendered with the model's chat template), preprocessed."""
 

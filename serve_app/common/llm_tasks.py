@@ -9,6 +9,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from serve_app.common.hangul import josa
+
 Language = Literal["en", "ko"]
 Task = Literal["sentiment", "summary", "strengths", "explain"]
 LANGUAGES: tuple[Language, ...] = ("en", "ko")
@@ -49,11 +51,6 @@ def sentiment(opinions: Mapping[str, bool]) -> str:
     """`opinions` maps each mentioned aspect to liked (True) or disliked (False)."""
     liked = set(opinions.values())
     return "mixed" if len(liked) > 1 else "positive" if liked == {True} else "negative"
-
-
-def josa(word: str, with_final: str, without_final: str) -> str:
-    """The Korean particle for `word`: it depends on whether the last syllable ends in a consonant (batchim)."""
-    return with_final if (ord(word[-1]) - 0xAC00) % 28 else without_final
 
 
 def _listed(names: list[str], language: Language) -> str:
