@@ -29,14 +29,20 @@ export RAY_SERVE_ENABLE_HA_PROXY ?= 1
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s
+.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s
 
-# Not `serve run`: on SIGTERM it exits without draining (serve_app/run.py says why).
+# Not `serve run`: on SIGTERM it exits without draining (serve_app/ops/run.py says why).
 run: setup redis artifacts keys
-	$(BIN)/python -m serve_app.run serve_config.yaml
+	$(BIN)/python -m serve_app.ops.run serve_config.yaml
 
+# Two lanes at once (testkit/lanes.py): the platform's tests beside the unit and manifest tests; logs, JUnit XML
+# and the slowest tests in .data/test-results/. Budget: 12 minutes after set-up (README).
 test: setup triton-setup redis prometheus artifacts keys
-	$(BIN)/python -m pytest
+	$(BIN)/python -m testkit.lanes
+
+# The inner loop: unit tests only, no Ray.
+test-fast: setup redis artifacts
+	$(BIN)/python -m pytest tests/unit -q
 
 setup: $(VENV)/.installed
 

@@ -17,10 +17,12 @@ import httpx
 from ray import serve
 from ray.serve.schema import ReplicaState
 
-from benchmarks.loadgen import percentile
-from benchmarks.results_files import RESULTS, write_results
+from testkit.loadgen import percentile
+from testkit.results import RESULTS, write_results
 from serve_app.common.shapes import shape_png
-from serve_app.local_cluster import APP_NAME, LocalPlatform, local_platform, reconfigured
+from serve_app.common.settings import APP_NAME
+from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.platform import reconfigured
 
 HEAVY_CLIENTS, HEAVY_S, IDLE_S, SETTLE_MAX_S = 64, 60, 10, 150
 JOBS = 40

@@ -14,12 +14,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from benchmarks.loadgen import LoadResult, closed_loop
+from testkit.loadgen import LoadResult, closed_loop
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import admin_headers, local_platform
+from serve_app.ops.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")

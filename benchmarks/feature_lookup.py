@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from benchmarks.loadgen import LoadResult, closed_loop
+from testkit.loadgen import LoadResult, closed_loop
 from deployments.feature_lookup import ITEM_REFRESH_S, FeatureLookup
 from serve_app.artifacts import ArtifactLayout
 from serve_app.artifacts.materialize import materialize

@@ -18,10 +18,10 @@ import yaml
 
 from benchmarks.configs import models_as_deployments
 from benchmarks.hand_wired import ROUTE_PREFIX, wait_running, with_hand_wired
-from benchmarks.loadgen import LoadResult, closed_loop
-from benchmarks.results_files import write_results
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import write_results
 from serve_app.common.shapes import shape_png
-from serve_app.local_cluster import admin_headers, local_platform
+from serve_app.ops.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import REPO_ROOT
 
 ROUTES = {"hand-wired": f"{ROUTE_PREFIX}/classify", "executor": "/v1/graphs/classify"}

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.loadgen import LoadResult, closed_loop
+from testkit.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import LocalPlatform, admin_headers, deploy, local_platform
+from serve_app.ops.local_cluster import LocalPlatform, admin_headers, deploy, local_platform
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"

@@ -8,7 +8,8 @@ import time
 from fastapi import FastAPI
 from ray import serve
 
-from serve_app.local_cluster import APP_NAME, LocalPlatform, app_status
+from serve_app.common.settings import APP_NAME
+from serve_app.ops.local_cluster import LocalPlatform, app_status
 from serve_app.common.images import ImageRequest
 
 ROUTE_PREFIX = "/hand-wired"

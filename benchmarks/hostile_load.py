@@ -15,9 +15,10 @@ import asyncio
 
 import httpx
 
-from benchmarks.loadgen import LoadResult, closed_loop
-from benchmarks.results_files import write_results
-from serve_app.local_cluster import LocalPlatform, local_platform, reconfigured, user_config_change
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import write_results
+from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.platform import reconfigured, user_config_change
 
 BODY = {"user_id": 7, "k": 10}
 CONCURRENCY, REQUESTS, TRICKLERS = 4, 600, 150
@@ -82,7 +83,7 @@ def main() -> None:
         alone = asyncio.run(recommend(platform, platform.headers))
         rows = [row("150 trickling clients beside", alone, asyncio.run(tricklers(platform))),
                 row("1 MiB chat messages beside", alone, asyncio.run(long_chats(platform)))]
-        ingress = {**user_config_change("Ingress", security={"rate_limits": {"enabled": False}}),
+        ingress = {**user_config_change(security={"rate_limits": {"enabled": False}}),
                    "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_AUTH": "off"}}}}
         with reconfigured(platform, {"Ingress": ingress}):
             open_ingress = asyncio.run(recommend(platform, {}))

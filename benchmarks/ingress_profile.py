@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.loadgen import closed_loop
-from benchmarks.results_files import write_results
+from testkit.loadgen import closed_loop
+from testkit.results import write_results
 from benchmarks.serving_cost import SHIPPED_ENV, json_caller
-from serve_app.local_cluster import local_platform
+from serve_app.ops.local_cluster import local_platform
 
 REQUESTS, CONCURRENCY, RATE_HZ = 2500, 16, 200
 PY_SPY = str(Path(sys.executable).parent / "py-spy")

@@ -16,9 +16,9 @@ import uuid
 
 import httpx
 
-from benchmarks.loadgen import LoadResult, closed_loop, percentile
-from benchmarks.results_files import RESULTS, write_results
-from serve_app.local_cluster import admin_headers, app_status, local_platform
+from testkit.loadgen import LoadResult, closed_loop, percentile
+from testkit.results import RESULTS, write_results
+from serve_app.ops.local_cluster import admin_headers, app_status, local_platform
 
 BODY = {"user_id": 7, "k": 10}
 ROUNDS, LATENCY_REQUESTS, ACCEPT_REQUESTS = 2, 60, 400

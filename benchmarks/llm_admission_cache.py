@@ -15,8 +15,10 @@ import time
 import httpx
 
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, quantile_ms
-from benchmarks.results_files import write_results
-from serve_app.local_cluster import LocalPlatform, local_platform, reconfigured, user_config_change
+from testkit.results import write_results
+from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.config import base_config, deployment_entry
+from testkit.platform import reconfigured, user_config_change
 
 MODEL = "tiny-llama"
 SLOTS, CONCURRENCY, REQUESTS, MAX_TOKENS = 4, 32, 384, 32
@@ -42,7 +44,7 @@ def _ttft(result: LLMLoadResult, tag: str) -> dict:
 async def admission(platform: LocalPlatform) -> dict:
     results = {}
     for policy in ("fifo", "shortest_prompt_first"):
-        changes = {"LLMServer": user_config_change("LLMServer", admission_policy=policy, engine_slots=SLOTS)}
+        changes = {"LLMServer": user_config_change(admission_policy=policy, engine_slots=SLOTS)}
         with reconfigured(platform, changes):
             await openai_load(platform.base_url, MODEL, [SHORT, LONG], CONCURRENCY, CONCURRENCY, MAX_TOKENS)  # warm
             load = await openai_load(platform.base_url, MODEL, [SHORT, LONG], CONCURRENCY, REQUESTS, MAX_TOKENS,
@@ -73,7 +75,7 @@ def _summary(answers: list[tuple[float, str]]) -> dict:
 
 def _shipped_cache() -> dict:
     """The semantic cache's settings in serve_config.yaml (off there; its threshold is what is measured)."""
-    return user_config_change("Ingress")["user_config"]["semantic_cache"]
+    return deployment_entry(base_config(), "Ingress")["user_config"]["semantic_cache"]
 
 
 async def semantic_cache(platform: LocalPlatform) -> dict:
@@ -81,7 +83,7 @@ async def semantic_cache(platform: LocalPlatform) -> dict:
     twins = [twin.format(name) for _, twin in CACHE_TEMPLATES for name in RESTAURANTS]
     async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         off = await _ask(http, questions)
-        cache = user_config_change("Ingress", semantic_cache={**_shipped_cache(), "enabled": True})
+        cache = user_config_change(semantic_cache={**_shipped_cache(), "enabled": True})
         with reconfigured(platform, {"Ingress": cache}):
             first = await _ask(http, questions)
             again = await _ask(http, twins)

@@ -18,12 +18,12 @@ import httpx
 import torch
 
 from benchmarks.llm_baselines import hf_sequential, running_vllm_serve
-from benchmarks.results_files import RESULTS, write_results
+from testkit.results import RESULTS, write_results
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.settings import PlatformSettings
-from serve_app.local_cluster import admin_headers
+from serve_app.ops.local_cluster import admin_headers
 
 logger = logging.getLogger("benchmarks")
 TTFT_SLO_MS, HF_SPEEDUP_TARGET, VLLM_LATENCY_TARGET, VLLM_TOKENS_TARGET = 500.0, 5.0, 1.1, 0.9

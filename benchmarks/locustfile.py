@@ -9,7 +9,7 @@ import random
 from locust import FastHttpUser, between, task
 
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import admin_headers
+from serve_app.ops.local_cluster import admin_headers
 
 IMAGES = [(label, base64.b64encode(shape_png(label, seed)).decode())
           for seed in range(16) for label in SHAPE_LABELS]

@@ -20,7 +20,7 @@ import time
 
 from transformers import AutoTokenizer
 
-from benchmarks.results_files import write_results
+from testkit.results import write_results
 from deployments.embedder import Embedder
 from graphs.functions import lines, masked_reviews, representative_reviews
 from serve_app.app import serve_config_args

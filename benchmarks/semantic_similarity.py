@@ -1,6 +1,6 @@
 """Which similarity threshold makes a semantic cache hit mean "the same request", per embedding model: precision
-and recall of "similarity >= threshold" on generated Korean and English pairs (benchmarks/similarity_pairs.py),
-scored the way the cache scores them (serve_app/semantic_cache.py: punctuation and case left out, the numbers in
+and recall of "similarity >= threshold" on generated Korean and English pairs (testkit/similarity_pairs.py),
+scored the way the cache scores them (serve_app/llm/semantic_cache.py: punctuation and case left out, the numbers in
 the key) and, to show what that buys, on the raw texts. The cache's default threshold is the lowest that keeps
 precision >= 0.99 on the Korean pairs with no different-entity pair at or above it. Also the time to embed 100
 texts of 4096 characters. In one process, no Ray.
@@ -11,33 +11,16 @@ import time
 
 import numpy as np
 
-from benchmarks.results_files import RESULTS, write_results
-from benchmarks.similarity_pairs import KINDS, SAME_KINDS, Pair, pairs, precision_recall
+from testkit.results import RESULTS, write_results
+from testkit.similarity_pairs import (KINDS, MIN_PRECISION, NAMED, SAME_KINDS, Pair, pairs, precision_recall,
+                                     scores)
 from deployments.backends.text_encoders import TEXT_ENCODERS
 from deployments.embedder import Embedder
-from serve_app.semantic_cache import cache_text, numbers_in
 
 PER_KIND, LANGUAGES, CHOSEN_MODEL = 500, ("ko", "en"), "use-multilingual-v3"
 # Coarse where no cache would go, fine where the choice is made.
 THRESHOLDS = np.round(np.concatenate([np.arange(0.5, 0.8, 0.05), np.arange(0.8, 1.0001, 0.005)]), 3)
-MIN_PRECISION = 0.99
-# The kind of pair the cache must never confuse, as the users who asked for it wrote them.
-NAMED = [("서울 날씨", "부산 날씨"), ("김치찌개 맛집", "냉면 맛집"), ("서울 날씨 어때요?", "부산 날씨 어때요?"),
-         ("서울 김치찌개 맛집 추천해줘", "서울 냉면 맛집 추천해줘"),
-         ("내일 저녁 7시에 4명 예약 가능한가요?", "내일 저녁 8시에 4명 예약 가능한가요?"),
-         ("What's the weather like in Seoul?", "What's the weather like in Busan?")]
 LONG_TEXTS, LONG_CHARS, BATCH = 100, 4096, 32  # BATCH: the Embedder's max_batch_size in serve_config.yaml
-
-
-def scores(embedder: Embedder, pairs_: list[Pair], cached: bool) -> np.ndarray:
-    """Cosine of each pair's two texts; as the cache compares them, -1 for texts whose numbers differ (other keys)."""
-    prepare = cache_text if cached else str
-    first, _ = embedder._encode([prepare(pair.first) for pair in pairs_])
-    second, _ = embedder._encode([prepare(pair.second) for pair in pairs_])
-    cosine = (first * second).sum(axis=1)
-    if not cached:
-        return cosine
-    return np.where([numbers_in(pair.first) == numbers_in(pair.second) for pair in pairs_], cosine, -1.0)
 
 
 def lowest(curve: list[dict], **floors) -> dict | None:

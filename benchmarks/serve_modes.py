@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from benchmarks.graphs_load import graph_callers
-from benchmarks.loadgen import closed_loop
-from serve_app.local_cluster import admin_headers, local_platform
+from testkit.loadgen import closed_loop
+from serve_app.ops.local_cluster import admin_headers, local_platform
 
 logger = logging.getLogger("benchmarks")
 RESULTS = Path(__file__).parent / "results"

@@ -28,17 +28,17 @@ import yaml
 from benchmarks.classify_vs_plain import plain_process_caller
 from benchmarks.configs import models_as_deployments
 from benchmarks.graphs_load import graph_callers
-from benchmarks.loadgen import LoadResult, closed_loop
+from testkit.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
-from benchmarks.results_files import RESULTS, write_results
+from testkit.results import RESULTS, write_results
 from benchmarks.stage_breakdown import StageClock
-from benchmarks.triton_reference import running_triton
+from testkit.triton_reference import running_triton
 from deployments.feature_lookup import FeatureLookup
 from deployments.ranker import Ranker
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.settings import REPO_ROOT, PlatformSettings
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import LocalPlatform, local_platform
+from serve_app.ops.local_cluster import LocalPlatform, local_platform
 
 logger = logging.getLogger("benchmarks")
 CONCURRENCIES = (1, 16, 64)

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import tritonclient.http.aio as triton
 
-from benchmarks.loadgen import LoadResult, closed_loop
-from benchmarks.triton_reference import running_triton
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.triton_reference import running_triton
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import admin_headers, local_platform
+from serve_app.ops.local_cluster import admin_headers, local_platform
 from serve_app.common.settings import PlatformSettings
 
 logger = logging.getLogger("benchmarks")

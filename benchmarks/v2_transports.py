@@ -11,10 +11,10 @@ import numpy as np
 import tritonclient.grpc.aio as grpcclient
 import tritonclient.http.aio as httpclient
 
-from benchmarks.loadgen import LoadResult, closed_loop
-from benchmarks.results_files import write_results
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import write_results
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
-from serve_app.local_cluster import LocalPlatform, local_platform
+from serve_app.ops.local_cluster import LocalPlatform, local_platform
 
 CONCURRENCIES, REQUESTS = (1, 16, 64), 400
 IMAGES = [shape_png(SHAPE_LABELS[i % 4], seed=i) for i in range(64)]

@@ -29,8 +29,6 @@ def for_cluster(config: dict) -> dict:
     # and every worker runs one, so a lost pod takes no ingress with it.
     config["http_options"]["host"] = "0.0.0.0"
     config["proxy_location"] = "EveryNode"
-    # The Redis URL carries the password of a Secret; the policy reads it from PLATFORM_REDIS_URL instead.
-    _deployment(config, "JobConsumer")["autoscaling_config"]["policy"]["policy_kwargs"].pop("broker_url")
     return config
 
 

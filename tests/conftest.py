@@ -1,20 +1,25 @@
-"""One real Ray cluster and one platform for the whole session, deployed the way users deploy it:
-`serve deploy serve_config.yaml` against the cluster's dashboard."""
+"""One platform for the whole run, started the way users start it (`python -m serve_app.ops.run`) on the test
+configuration (testkit/config.py): the fault injectors, the added model, short job timers. Tests that need
+another setting change only the deployments they need (testkit.platform.reconfigured); the tests that stop
+the platform (marker `stops_platform`) run last."""
 
 import asyncio
-import json
-import os
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from ray import serve
 
-from serve_app.local_cluster import APP_NAME, LocalPlatform, local_platform
-from serve_app.common.settings import PlatformSettings
+from serve_app.common.settings import APP_NAME, PlatformSettings
 from serve_app.keys import new_key, open_key_store
+from serve_app.ops.local_cluster import LocalPlatform
+from testkit.platform import RunningPlatform, running_platform
+from testkit.polling import eventually
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("stops_platform") is not None)
 
 
 @pytest.fixture(scope="session")
@@ -22,25 +27,15 @@ def artifacts_dir() -> Path:
     return PlatformSettings().artifacts_dir
 
 
-# The test platform's job knobs, inherited by every Ray worker: a job's redelivery after its consumer died
-# comes after max_timeout_s + retry_backoff_max_s + redelivery_margin_s (here 65 s, not the default 7 minutes);
-# retries wait 10, 20, 30, 30 and 30 s.
-JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5",
-           "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "30", "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
+@pytest.fixture(scope="session")
+def running(tmp_path_factory) -> RunningPlatform:
+    with running_platform(tmp_path_factory.mktemp("platform")) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
-def platform() -> LocalPlatform:
-    # PLATFORM_TEST_RUNNING=<json of LocalPlatform's fields>: test a platform already running (one started
-    # with JOB_ENV) instead of starting one, for a quick edit-test loop.
-    if running := os.environ.get("PLATFORM_TEST_RUNNING"):
-        fields = json.loads(Path(running).read_text())
-        yield LocalPlatform(fields["base_url"], fields["dashboard_url"], Path(fields["session_dir"]), fields["api_key"],
-                            fields.get("grpc_url", ""))
-        return
-    os.environ.update(JOB_ENV)
-    with local_platform() as running:
-        yield running
+def platform(running) -> LocalPlatform:
+    return running.platform
 
 
 @pytest.fixture(scope="session")
@@ -76,10 +71,8 @@ def new_api_key(platform):
     def make(tenant: str = "tests", tier: str = "normal", scopes=("graphs", "llm", "v2", "jobs")) -> str:
         key, record = new_key(tenant, tier, frozenset(scopes))
         store.put(record)
-        deadline = time.monotonic() + 10
-        while httpx.get(f"{platform.base_url}/", headers={"X-API-Key": key}, timeout=10).status_code == 401:
-            assert time.monotonic() < deadline, "the ingress never saw the new key"
-            time.sleep(0.2)
+        eventually(lambda: httpx.get(f"{platform.base_url}/", headers={"X-API-Key": key}, timeout=10).status_code
+                   != 401, 10, interval_s=0.2, what="the ingress seeing the new key")
         return key
 
     return make

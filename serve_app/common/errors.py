@@ -160,11 +160,6 @@ class InferenceFailed(PlatformError):
     status, title = 503, "inference_failed"
 
 
-class ModelLoadFailed(PlatformError):
-    status, title = 503, "model_load_failed"
-    default_detail = "LLM 모델 로딩 실패"
-
-
 class DuplicateAnalysis(PlatformError):
     """The same analysis (same key) is already running; S2 answers the duplicate 409."""
 

@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+APP_NAME = "platform"  # the application's name in serve_config.yaml
 OnlineStore = Literal["sqlite", "redis"]
 
 
@@ -28,7 +29,7 @@ class PlatformSettings(BaseSettings):
     keys_file: Path = REPO_ROOT / ".data" / "api-keys.json"
     # The admin key `make run` creates on first set-up, readable by its owner only.
     admin_key_file: Path = REPO_ROOT / ".data" / "api-key"
-    # How long a drain (SIGTERM to `make run`, serve_app/drain.py) waits for requests and jobs in flight:
+    # How long a drain (SIGTERM to `make run`, serve_app/ops/drain.py) waits for requests and jobs in flight:
     # longer than the longest a request may take (INFERENCE_TIMEOUT_SEC 60 s, review_analysis 45 s).
     drain_timeout_s: float = Field(default=65, gt=0)
 

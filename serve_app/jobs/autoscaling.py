@@ -6,6 +6,7 @@ import redis
 from ray.serve.async_inference_autoscaling_policy import AsyncInferenceAutoscalingPolicy
 
 from serve_app.common.settings import PlatformSettings
+from serve_app.jobs.settings import JobSettings
 
 # Where Celery's Redis transport keeps messages taken but not yet acknowledged (acks late: running jobs).
 UNACKED_KEY = "unacked"
@@ -17,9 +18,10 @@ class JobQueueAutoscalingPolicy(AsyncInferenceAutoscalingPolicy):
     would scale busy consumers away (to zero), and a job whose consumer died would wait for its
     redelivery with no consumer left to redeliver it. Held messages count as work here."""
 
-    def __init__(self, queue_name: str, broker_url: str | None = None, **options):
-        # Without broker_url, the platform's Redis (PLATFORM_REDIS_URL): where the URL carries a password from
-        # a Secret (k8s/), it cannot be written into the serve config.
+    def __init__(self, queue_name: str | None = None, broker_url: str | None = None, **options):
+        # By default the job queue and the Redis the platform uses (PLATFORM_JOBS_QUEUE_NAME, PLATFORM_REDIS_URL),
+        # written once; a URL that carries a password from a Secret (k8s/) cannot be written into the serve config.
+        queue_name = queue_name or JobSettings().queue_name
         broker_url = broker_url or PlatformSettings().redis_url
         super().__init__(broker_url, queue_name, **options)
         self._redis = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)

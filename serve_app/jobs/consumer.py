@@ -17,7 +17,7 @@ from ray.serve.context import _set_request_context
 from ray.serve.handle import DeploymentHandle
 from ray.serve.task_consumer import task_consumer, task_handler
 
-from serve_app.common.drain import DrainWatch
+from serve_app.ops.drain import DrainWatch
 from serve_app.common.errors import JobStoreUnavailable, as_platform_error, is_retryable, status_of
 from serve_app.common.settings import PlatformSettings
 from serve_app.jobs.metrics import job_metrics

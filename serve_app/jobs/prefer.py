@@ -11,7 +11,7 @@ from serve_app.common.errors import MalformedJson, PlatformError, ValidationFail
 from serve_app.common.tiers import Tier
 from serve_app.jobs.model import JobRequest
 from serve_app.jobs.router import job_id, submit
-from serve_app.problems import problem_response
+from serve_app.http.problems import problem_response
 
 # Routes that are asynchronous already, and so take no preference.
 _JOB_ROUTES = ("/v1/inference", "/v1/jobs")

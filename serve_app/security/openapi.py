@@ -3,7 +3,7 @@ the gate (and the error handlers behind it) may give each route, with the conten
 
 from fastapi import FastAPI
 
-from serve_app.problems import Problem
+from serve_app.http.problems import Problem
 from serve_app.security.families import OPEN, route_family
 from serve_app.v2.protocol import ErrorResponse
 

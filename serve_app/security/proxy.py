@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.common.errors import PlatformError
 from serve_app.common.input_limits import check_request_id
-from serve_app.problems import problem_response
+from serve_app.http.problems import problem_response
 
 
 class RequestIdGuard:

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from serve_app.local_cluster import reconfigured
+from testkit.platform import reconfigured
 
 @pytest.fixture(scope="module")
 def calls(graphs, ask):

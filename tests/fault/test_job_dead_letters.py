@@ -1,24 +1,24 @@
 """A job whose graph keeps failing transiently is retried with backoff, then dead-lettered; an operator
 lists it, heals the cause and requeues it, and it succeeds."""
 
-import time
 import uuid
 
-from serve_app.local_cluster import reconfigured
+from testkit.platform import reconfigured
+from testkit.polling import eventually
 
 
 def test_a_dead_letter_can_be_listed_and_requeued(platform, graphs):
     http, config = graphs
     job_id = f"dead-{uuid.uuid4().hex[:10]}"
-    # `retried` calls `flaky`, which answers 503 to every call: a transient failure, retried by Celery.
-    assert http.post("/v1/jobs/retried", json={"x": 1}, headers={"X-Request-Id": job_id}).status_code == 202
-    deadline = time.monotonic() + 200  # six tries, 10, 20, 30, 30 and 30 s apart (JOB_ENV)
-    while (job := http.get(f"/v1/jobs/{job_id}", params={"wait": 5}).json())["status"] != "FAILED":
-        assert time.monotonic() < deadline, job
+    # `failing_job` calls `flaky_jobs`, which answers 503 to every call: a transient failure, retried by Celery.
+    assert http.post("/v1/jobs/failing_job", json={"x": 1}, headers={"X-Request-Id": job_id}).status_code == 202
+    # Six tries, 1, 2, 4, 8 and 8 s apart on the test platform (testkit/config.py JOB_ENV).
+    job = eventually(lambda: (job := http.get(f"/v1/jobs/{job_id}", params={"wait": 5}).json())["status"] == "FAILED"
+                     and job, 90, interval_s=0, what=f"{job_id} FAILED")
     assert job["attempts"] == 6 and job["error"] == "injected_fault"  # max_retries 5: six tries in all
     letters = {letter["requestId"]: letter for letter in http.get("/v1/jobs/dead-letters").json()}
     assert job_id in letters and "injected" in letters[job_id]["error"]
-    with reconfigured(platform, {"flaky": {"user_config": {"error_rate": 0.0}}}, base=config):
+    with reconfigured(platform, {"flaky_jobs": {"user_config": {"error_rate": 0.0}}}, base=config):
         requeued = http.post(f"/v1/jobs/dead-letters/{job_id}/requeue")
         assert requeued.status_code == 200 and requeued.json()["status"] in ("QUEUED", "RUNNING", "SUCCEEDED")
         job = http.get(f"/v1/jobs/{job_id}", params={"wait": 30}).json()

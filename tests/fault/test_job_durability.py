@@ -13,7 +13,8 @@ from ray import serve
 from ray.util.state import list_actors
 
 from benchmarks.faults import redis_down
-from serve_app.local_cluster import APP_NAME, deploy
+from serve_app.common.settings import APP_NAME
+from serve_app.ops.local_cluster import deploy
 
 pytestmark = pytest.mark.fault
 MEDIUM = {"max_tokens": 48, "ignore_eos": True}

@@ -5,7 +5,7 @@ replicas, Serve replaces them one at a time and each old one first finishes what
 import pytest
 
 from benchmarks.faults import SteadyMix
-from serve_app.local_cluster import reconfigured
+from testkit.platform import reconfigured
 
 pytestmark = pytest.mark.fault
 TWO_INGRESSES = {"Ingress": {"autoscaling_config": {"min_replicas": 2, "max_replicas": 2,

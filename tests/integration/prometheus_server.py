@@ -14,7 +14,7 @@ import httpx
 import yaml
 
 from serve_app.common.settings import REPO_ROOT
-from serve_app.local_cluster import free_port
+from serve_app.ops.local_cluster import free_port
 
 MONITORING = REPO_ROOT / "k8s" / "monitoring"
 # Grafana's $__rate_interval, fixed: wide enough to hold a test's whole load.

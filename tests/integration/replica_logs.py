@@ -4,7 +4,7 @@ import json
 import time
 from pathlib import Path
 
-from serve_app.local_cluster import APP_NAME
+from serve_app.common.settings import APP_NAME
 
 
 def log_lines_with(session_dir: Path, text: str, expect: set[str], timeout_s: float = 10) -> dict[str, list[dict]]:

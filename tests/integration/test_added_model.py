@@ -1,28 +1,18 @@
-"""A model added by one deployment file (tests/integration/added_model/) and one config entry: the
-builder binds it, V2 serves it, a declared graph calls it and readiness covers it."""
+"""A model added by one deployment file (tests/integration/added_model/) and one config entry (the test
+platform's, testkit/config.py): the builder binds it, V2 serves it, a declared graph calls it and readiness covers it."""
 
 import httpx
 import numpy as np
 import pytest
 import tritonclient.http as triton
 
-from serve_app.common.settings import REPO_ROOT
-from serve_app.local_cluster import reconfigured
 from tests.integration.triton_auth import BearerAuth
-
-MODELS = {"TextStats": {"import_path": "tests.integration.added_model.text_stats:TextStats",
-                        "init_args": {"version": "2026-11"}}}
-GRAPHS = {"text_length": {
-    "root": "count", "input": {"text": {"type": "string", "max_length": 1000}}, "output": {"length": "$count"},
-    "nodes": {"count": {"kind": "model", "deployment": "TextStats", "method": "count", "args": ["$input.text"]}}}}
 
 
 @pytest.fixture(scope="module")
 def added(platform):
-    # The test file is not part of the installed packages: the application's workers find it on PYTHONPATH.
-    runtime_env = {"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}
-    with reconfigured(platform, {}, args={"models": MODELS, "graphs": GRAPHS}, runtime_env=runtime_env), \
-            httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
+    """The test platform binds TextStats and `text_length` (testkit/config.py ADDED_MODELS, ADDED_GRAPHS)."""
+    with httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=60) as http:
         yield http
 
 

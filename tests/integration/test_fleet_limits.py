@@ -12,7 +12,7 @@ import pytest
 from serve_app.common.settings import PlatformSettings
 from serve_app.keys import new_key
 from serve_app.keys.store import FileKeyStore, RedisKeyStore
-from serve_app.local_cluster import reconfigured, user_config_change
+from testkit.platform import reconfigured, user_config_change
 from tests.integration.replica_logs import log_lines_with
 
 PER_MINUTE, TOKENS = 60, 150
@@ -30,7 +30,7 @@ def fleet(platform):
     store = RedisKeyStore(settings.redis_url)
     for record in FileKeyStore(settings.keys_file).all().values():
         store.put(record)
-    ingress = {**user_config_change("Ingress", security=SECURITY),
+    ingress = {**user_config_change(security=SECURITY),
                "autoscaling_config": {"min_replicas": 2, "max_replicas": 2, "target_ongoing_requests": 32},
                "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
     # Left at two replicas, the Ingress would keep both until its downscale delay passed, and the tests

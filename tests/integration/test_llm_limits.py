@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from serve_app.local_cluster import reconfigured, user_config_change
+from testkit.platform import reconfigured, user_config_change
 from tests.integration.replica_logs import log_lines_with
 
 # 8 choices of 240 tokens each: long enough (about a second here) to be caught in the act.
@@ -111,7 +111,7 @@ def test_client_disconnect_mid_stream_aborts_the_engine_request(platform, engine
 def test_fallback_answers_200_with_the_configured_text(platform):
     fallback = "잠시 후 다시 시도해 주세요."
     changes = {"LLMServer": TIGHT_LLM,
-               "Ingress": user_config_change("Ingress", llm={"llm_fallback_response": fallback})}
+               "Ingress": user_config_change(llm={"llm_fallback_response": fallback})}
     with reconfigured(platform, changes), httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
         response = http.post("/v1/completions", json=LONG)  # times out
         assert response.status_code == 200
@@ -122,7 +122,7 @@ def test_fallback_answers_200_with_the_configured_text(platform):
 
 
 def test_semantic_cache_answers_near_duplicates_with_the_same_params(platform):
-    cache = user_config_change("Ingress", semantic_cache={"enabled": True, "similarity_threshold": 0.9})
+    cache = user_config_change(semantic_cache={"enabled": True, "similarity_threshold": 0.9})
     ask = {"model": "tiny-llama", "max_tokens": 16, "temperature": 0}
     with reconfigured(platform, {"Ingress": cache}), httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
         def chat(text: str, **params) -> httpx.Response:

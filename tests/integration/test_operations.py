@@ -3,46 +3,55 @@
 import base64
 import uuid
 
+import pytest
 import yaml
 
 from serve_app import readiness
 from serve_app.app import serve_config_args
 from serve_app.common.shapes import shape_png
-from serve_app.local_cluster import APP_NAME, serve_cli
+from serve_app.common.settings import APP_NAME
+from testkit.platform import serve_cli
 from tests.integration.replica_logs import log_lines_with
 
-MODELS = serve_config_args().models
-HOSTED = {name for name, model in MODELS.items() if model.placement == "ingress"}
-APP_DEPLOYMENTS = set(MODELS) - HOSTED | {"Ingress", "JobConsumer"}
 SERVING = {status.value for status in readiness.SERVING}
 
 
-def test_live_and_ready(client):
+@pytest.fixture(scope="module")
+def deployed(platform) -> tuple[set[str], set[str]]:
+    """The deployments of the platform's config, and the models its Ingress hosts."""
+    models = serve_config_args(platform.session_dir / "serve_config.yaml").models
+    hosted = {name for name, model in models.items() if model.placement == "ingress"}
+    return set(models) - hosted | {"Ingress", "JobConsumer"}, hosted
+
+
+def test_live_and_ready(client, deployed):
     """Readiness lists every model: those with a deployment of their own and those the Ingress hosts."""
+    app_deployments, hosted = deployed
     assert client.get("/health/live").json() == {"status": "live"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200
     deployments = ready.json()["deployments"]
-    assert APP_DEPLOYMENTS | HOSTED == set(deployments)
+    assert app_deployments | hosted == set(deployments)
     assert set(deployments.values()) <= SERVING, deployments
 
 
-def test_serve_status_shows_the_app_running(client, platform):
+def test_serve_status_shows_the_app_running(client, platform, deployed):
     status = yaml.safe_load(serve_cli("status", "--address", platform.dashboard_url))
     app = status["applications"][APP_NAME]
     assert app["status"] == "RUNNING"
     # Scaling is a serving deployment's state too: the job tests before this one leave JobConsumer scaling down.
-    assert set(app["deployments"]) == APP_DEPLOYMENTS
+    assert set(app["deployments"]) == deployed[0]
     assert {d["status"] for d in app["deployments"].values()} <= SERVING, app["deployments"]
 
 
-def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, platform):
+def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, platform, deployed):
+    hosted = deployed[1]
     request_id = f"test-{uuid.uuid4()}"
     image = base64.b64encode(shape_png("square", 3)).decode()
     response = client.post("/v1/graphs/caption", json={"image": image}, headers={"X-Request-Id": request_id})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == request_id
-    expected = {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} - HOSTED
+    expected = {"Ingress", "DaliPreprocessor", "VisionClassifier", "LLMServer"} - hosted
     lines = log_lines_with(platform.session_dir, request_id, expected)
     assert expected <= set(lines)
     assert all(record["request_id"] == request_id for records in lines.values() for record in records)
@@ -51,7 +60,7 @@ def test_request_id_is_honoured_echoed_and_logged_by_every_deployment(client, pl
     # Each model replica's lines name its model and version (a content hash of the artifact).
     versions = {deployment: {record.get("model_version") for record in records} for deployment, records in lines.items()}
     assert versions["LLMServer"] == {f"tiny-llama:{model_version(client, 'tiny-llama')}"}
-    assert "VisionClassifier" in HOSTED or versions["VisionClassifier"].pop().startswith("vision:")
+    assert "VisionClassifier" in hosted or versions["VisionClassifier"].pop().startswith("vision:")
     # A hosted model's stages are the Ingress's: its lines name no model version of their own.
     assert versions["Ingress"] == {None}
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.triton_reference import running_triton
+from testkit.triton_reference import running_triton
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout

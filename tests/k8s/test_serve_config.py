@@ -7,6 +7,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from serve_app.common.settings import REPO_ROOT
 from tests.k8s.conftest import K8S
 
 spec = importlib.util.spec_from_file_location("render_serve_config", K8S / "render_serve_config.py")
@@ -32,10 +33,13 @@ def test_serve_accepts_the_rendered_config(manifest):
     assert config.http_options.host == "0.0.0.0"
 
 
-def test_the_job_autoscaler_finds_redis_from_the_environment():
-    config = _serve_config(K8S / "base" / "ray-service.platform.yaml")
-    (consumer,) = [d for d in config["applications"][0]["deployments"] if d["name"] == "JobConsumer"]
-    assert "broker_url" not in consumer["autoscaling_config"]["policy"]["policy_kwargs"]
+def test_the_job_autoscaler_finds_queue_and_redis_in_the_settings():
+    """Written once, in the job settings (PLATFORM_JOBS_QUEUE_NAME, PLATFORM_REDIS_URL), never in a config."""
+    configs = [yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text()),
+               _serve_config(K8S / "base" / "ray-service.platform.yaml")]
+    for config in configs:
+        (consumer,) = [d for d in config["applications"][0]["deployments"] if d["name"] == "JobConsumer"]
+        assert not {"broker_url", "queue_name"} & set(consumer["autoscaling_config"]["policy"]["policy_kwargs"])
 
 
 def test_the_gpu_variant_puts_dali_vision_and_the_llm_on_gpus():

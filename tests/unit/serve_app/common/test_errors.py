@@ -6,7 +6,7 @@ import pytest
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
-from deployments.fault_injector import InjectedFault
+from testkit.fault_injector import InjectedFault
 from serve_app.common.errors import (CircuitOpen, ConcurrencyLimitReached, InferenceTimeout, InvalidRequest,
                                      ModelUnavailable, NodeTimeout, OutOfMemory, PlatformError, UnknownModel,
                                      ValidationFailed, as_platform_error, is_oom, is_retryable)

@@ -1,0 +1,130 @@
+"""The platform a test run uses, started once the way users start it (`python -m serve_app.ops.run`, what
+`make run` runs) on the test configuration (testkit/config.py), and the ways a test changes it for a while."""
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from serve_app.common.settings import REPO_ROOT
+from serve_app.ops.local_cluster import LocalPlatform, deploy, free_port
+from testkit.config import JOB_ENV, new_queue_name, platform_config
+from testkit.polling import eventually
+
+SERVE_CLI = str(Path(sys.executable).parent / "serve")
+START_TIMEOUT_S = 600
+# A drain waits this long at most for what the platform holds (production 65 s).
+DRAIN_TIMEOUT_S = 30
+
+
+@dataclass
+class RunningPlatform:
+    """The test platform's process and addresses; `queue` is this run's job queue."""
+
+    process: subprocess.Popen
+    platform: LocalPlatform
+    queue: str
+    log: Path
+
+
+def _environment(queue: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    # HAProxy's own ports and the Ingress replicas' direct ports, apart from any other platform's on this machine.
+    offset = 2000 + os.getpid() % 60 * 100
+    env.update(JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue, PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S),
+               RAY_SERVE_HAPROXY_STATS_PORT=str(free_port()), RAY_SERVE_HAPROXY_METRICS_PORT=str(free_port()),
+               RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT=str(30000 + offset),
+               RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT=str(30000 + offset + 99),
+               RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT=str(40000 + offset),
+               RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT=str(40000 + offset + 99))
+    return env
+
+
+def _log_tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def running_platform(workdir: Path) -> Iterator[RunningPlatform]:
+    """`python -m serve_app.ops.run` on the test configuration, ready; this process joins its Ray cluster as a
+    driver (for deployment handles). On exit the platform gets SIGTERM (a drain) unless a test stopped it."""
+    import ray
+
+    config, state, log = workdir / "serve_config.test.yaml", workdir / "platform.json", workdir / "run.log"
+    config.write_text(yaml.safe_dump(platform_config(free_port(), free_port())))
+    queue = new_queue_name()
+    command = [sys.executable, "-m", "serve_app.ops.run", str(config), "--dashboard-port", str(free_port()),
+               "--state-file", str(state)]
+    with log.open("w") as output:
+        process = subprocess.Popen(command, env=_environment(queue), cwd=REPO_ROOT, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+
+    def started() -> bool:
+        assert process.poll() is None, f"the platform exited ({process.returncode}):\n{_log_tail(log)}"
+        return state.exists()
+
+    try:
+        eventually(started, START_TIMEOUT_S, interval_s=0.5, what="the test platform ready")
+        platform = LocalPlatform.read(state)
+        ray.init(address=platform.gcs_address, logging_level="WARNING")
+        yield RunningPlatform(process, platform, queue, log)
+    finally:
+        stop(process)
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def stop(process: subprocess.Popen, wait_s: float = DRAIN_TIMEOUT_S + 60) -> int | None:
+    """SIGTERM (a drain, then exit), SIGKILL of its process group when it takes longer; its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+def serve_cli(*args: str, timeout: float = 120) -> str:
+    """The `serve` CLI, for tests of the CLI itself."""
+    return subprocess.run([SERVE_CLI, *args], check=True, capture_output=True, text=True, timeout=timeout).stdout
+
+
+def user_config_change(**changes) -> dict:
+    """{"user_config": changes}: `reconfigured` merges them over the deployment's user_config, key by key."""
+    return {"user_config": changes}
+
+
+@contextlib.contextmanager
+def reconfigured(platform: LocalPlatform, changes: dict[str, dict], base: Path | None = None) -> Iterator[Path]:
+    """Redeploy `base` (the platform's deployed config by default) with fields of some deployments replaced
+    ({"LLMServer": {"autoscaling_config": ...}}; a `user_config` is merged key by key); deploy `base` again on
+    exit. Only the deployments named change: a user_config is applied in place, other fields restart those
+    replicas alone. Yields the changed config's path, the base of a nested change."""
+    base = base or platform.session_dir / "serve_config.yaml"
+    config = yaml.safe_load(base.read_text())
+    entries = {entry["name"]: entry for entry in config["applications"][0]["deployments"]}
+    for name, fields in changes.items():
+        entry = entries.get(name)
+        if entry is None:
+            config["applications"][0]["deployments"].append(entry := {"name": name})
+        merged = {**entry.get("user_config", {}), **fields.get("user_config", {})}
+        entry.update(fields)
+        if "user_config" in fields:
+            entry["user_config"] = merged
+    changed = base.with_name(f"{base.stem}.{uuid.uuid4().hex[:8]}.yaml")
+    changed.write_text(yaml.safe_dump(config))
+    # Engines are already loaded: a redeploy that is not RUNNING within minutes will not become so.
+    deploy(platform, changed, timeout_s=180)
+    try:
+        yield changed
+    finally:
+        deploy(platform, base, timeout_s=180)
