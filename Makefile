@@ -36,7 +36,7 @@ run: setup redis artifacts keys
 	$(BIN)/python -m serve_app.ops.run serve_config.yaml
 
 # Two lanes at once (testkit/lanes.py): the platform's tests beside the unit and manifest tests; logs, JUnit XML
-# and the slowest tests in .data/test-results/. Budget: 12 minutes after set-up (README).
+# and the slowest tests in .data/test-results/. Budget: 12 minutes after set-up (docs/testing.md).
 test: setup triton-setup redis prometheus artifacts keys
 	$(BIN)/python -m testkit.lanes
 

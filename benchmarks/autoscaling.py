@@ -9,6 +9,7 @@ machine can show, not what more cores would.
 `python -m benchmarks.autoscaling` writes benchmarks/results/autoscaling.{json,md,png}."""
 
 import base64
+import contextlib
 import threading
 import time
 import uuid
@@ -17,12 +18,13 @@ import httpx
 from ray import serve
 from ray.serve.schema import ReplicaState
 
-from testkit.loadgen import percentile
-from testkit.results import RESULTS, write_results
-from serve_app.common.shapes import shape_png
 from serve_app.common.settings import APP_NAME
+from serve_app.common.shapes import shape_png
 from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.loadgen import percentile
 from testkit.platform import reconfigured
+from testkit.polling import NotYet, eventually
+from testkit.results import RESULTS, markdown_table, write_results
 
 HEAVY_CLIENTS, HEAVY_S, IDLE_S, SETTLE_MAX_S = 64, 60, 10, 150
 JOBS = 40
@@ -72,9 +74,8 @@ def step(platform: LocalPlatform) -> dict:
     for caller in callers:
         caller.join(60)
     idle_at = time.monotonic() - began
-    deadline = time.monotonic() + SETTLE_MAX_S
-    while time.monotonic() < deadline and samples[-1][1:] != (1, 0):
-        time.sleep(1)
+    with contextlib.suppress(NotYet):  # not settled within SETTLE_MAX_S: the run reports what it saw
+        eventually(lambda: samples[-1][1:] == (1, 0), SETTLE_MAX_S, 1, "one Ingress and no JobConsumer")
     stop_sampling.set()
     sampler.join(5)
     heavy = sorted(seconds * 1000 for started, seconds, ok in latencies if ok)
@@ -134,16 +135,16 @@ def main() -> None:
             runs["one Ingress replica"] = step(platform)
     plot(runs)
     scaled, pinned = runs["autoscaled"], runs["one Ingress replica"]
-    rows = "\n".join(
-        f"| {name} | {run['ingress_up_after_s']} | {run['ingress_down_after_s']} | {run['consumer_up_after_s']} | "
-        f"{run['consumers_max']} | {run['consumer_zero_after_s']} | {run['heavy_req_per_s']} | {run['heavy_p50_ms']} | "
-        f"{run['heavy_p99_ms']} | {run['heavy_failed']} |" for name, run in runs.items())
+    table = markdown_table(
+        ["run", "Ingress 1→2", "Ingress 2→1", "JobConsumer 0→1", "consumers max", "JobConsumer →0", "req/s",
+         "p50 ms", "p99 ms", "failed"],
+        [[name, *(run[key] for key in ("ingress_up_after_s", "ingress_down_after_s", "consumer_up_after_s",
+                                       "consumers_max", "consumer_zero_after_s", "heavy_req_per_s", "heavy_p50_ms",
+                                       "heavy_p99_ms", "heavy_failed"))] for name, run in runs.items()])
     ratio = round(scaled["heavy_req_per_s"] / pinned["heavy_req_per_s"], 2) if pinned["heavy_req_per_s"] else None
     text = (f"# Autoscaling: idle {IDLE_S} s, {HEAVY_CLIENTS} classify callers and {JOBS} jobs for {HEAVY_S} s, idle\n\n"
             "Seconds after the load starts (up) or stops (down); httpx threads on the same 2 cores.\n\n"
-            "| run | Ingress 1→2 | Ingress 2→1 | JobConsumer 0→1 | consumers max | JobConsumer →0 | req/s | p50 ms "
-            "| p99 ms | failed |\n|---|---|---|---|---|---|---|---|---|---|\n" + rows +
-            f"\n\nreq/s autoscaled / pinned: {ratio}\n\n![replicas and latency](autoscaling.png)\n")
+            + table + f"\n\nreq/s autoscaled / pinned: {ratio}\n\n![replicas and latency](autoscaling.png)\n")
     print(text)
     write_results("autoscaling", runs, text)
 

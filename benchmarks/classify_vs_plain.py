@@ -6,24 +6,22 @@ Run: `make bench` (or `.venv/bin/python -m benchmarks.classify_vs_plain`).
 
 import asyncio
 import base64
-import json
 import logging
 import threading
-from pathlib import Path
 
 import httpx
 import numpy as np
 
-from testkit.loadgen import LoadResult, closed_loop
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
+from serve_app.common.settings import PlatformSettings
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.ops.local_cluster import admin_headers, local_platform
-from serve_app.common.settings import PlatformSettings
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 CONCURRENCIES = (1, 16)
 REQUESTS = 400
 IMAGES = [shape_png(SHAPE_LABELS[i % len(SHAPE_LABELS)], seed=i) for i in range(64)]
@@ -70,14 +68,12 @@ async def run_serve(base_url: str) -> list[LoadResult]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| concurrency | plain p50 ms | plain p99 ms | plain req/s | serve p50 ms | serve p99 ms "
-             "| serve req/s | p50 ratio | p99 ratio | req/s ratio |", "|" + "---|" * 10]
-    for row in rows:
-        plain, serve = row["plain"], row["serve"]
-        lines.append(f"| {row['concurrency']} | {plain['p50_ms']} | {plain['p99_ms']} | {plain['req_per_s']} "
-                     f"| {serve['p50_ms']} | {serve['p99_ms']} | {serve['req_per_s']} | {row['p50_ratio']} "
-                     f"| {row['p99_ratio']} | {row['req_per_s_ratio']} |")
-    return "\n".join(lines)
+    measured = ("p50_ms", "p99_ms", "req_per_s")
+    return markdown_table(
+        ["concurrency", "plain p50 ms", "plain p99 ms", "plain req/s", "serve p50 ms", "serve p99 ms", "serve req/s",
+         "p50 ratio", "p99 ratio", "req/s ratio"],
+        [[row["concurrency"], *(row["plain"][key] for key in measured), *(row["serve"][key] for key in measured),
+          row["p50_ratio"], row["p99_ratio"], row["req_per_s_ratio"]] for row in rows])
 
 
 def main() -> None:
@@ -88,11 +84,9 @@ def main() -> None:
     rows = [{"concurrency": p.concurrency, "plain": p.model_dump(), "serve": s.model_dump(),
              "p50_ratio": round(s.p50_ms / p.p50_ms, 2), "p99_ratio": round(s.p99_ms / p.p99_ms, 2),
              "req_per_s_ratio": round(s.req_per_s / p.req_per_s, 2)} for p, s in zip(plain, served)]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "classify_vs_plain.json").write_text(json.dumps(rows, indent=2))
     report = ("# classify: Serve HTTP vs plain process (ratios are serve / plain)\n\n"
               f"{REQUESTS} requests per row, closed loop, same machine, same images.\n\n{table(rows)}\n")
-    (RESULTS / "classify_vs_plain.md").write_text(report)
+    write_results("classify_vs_plain", rows, report)
     logger.info(report)
 
 

@@ -10,7 +10,6 @@ import json
 import logging
 import statistics
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,11 +17,11 @@ from PIL import Image
 
 from deployments.dali_pipeline import build_pipeline
 from serve_app.artifacts import ArtifactLayout
-from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
 from serve_app.common.settings import PlatformSettings
+from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
+from testkit.results import markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 BATCH, SOURCE_SIZE, ROUNDS = 16, 256, 60
 
 
@@ -74,15 +73,14 @@ def main() -> None:
     spec = json.loads((ArtifactLayout(root=PlatformSettings().artifacts_dir).vision / "model.json").read_text())
     results = {fmt: {name: measure(decode, _batch(fmt)) for name, decode in decoders(spec).items()}
                for fmt in ("PNG", "JPEG")}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "decode_dali_opencv_pillow.json").write_text(json.dumps(results, indent=2))
-    lines = [f"# CPU preprocessing of one batch of {BATCH} {SOURCE_SIZE}px images to {spec['size']}px CHW float",
-             "", "| format | decoder | batch p50 ms | batch p99 ms | images/s | p50 vs DALI |", "|---|---|---|---|---|---|"]
-    for fmt, rows in results.items():
-        lines += [f"| {fmt} | {name} | {row['batch_p50_ms']} | {row['batch_p99_ms']} | {row['images_per_s']} "
-                  f"| {row['batch_p50_ms'] / rows['dali']['batch_p50_ms']:.2f} |" for name, row in rows.items()]
-    text = "\n".join(lines) + "\n"
-    (RESULTS / "decode_dali_opencv_pillow.md").write_text(text)
+    table = markdown_table(
+        ["format", "decoder", "batch p50 ms", "batch p99 ms", "images/s", "p50 vs DALI"],
+        [[fmt, name, row["batch_p50_ms"], row["batch_p99_ms"], row["images_per_s"],
+          f"{row['batch_p50_ms'] / rows['dali']['batch_p50_ms']:.2f}"]
+         for fmt, rows in results.items() for name, row in rows.items()])
+    text = (f"# CPU preprocessing of one batch of {BATCH} {SOURCE_SIZE}px images to {spec['size']}px CHW float\n\n"
+            f"{table}\n")
+    write_results("decode_dali_opencv_pillow", results, text)
     logger.info(text)
 
 

@@ -7,19 +7,17 @@ Run: `.venv/bin/python -m benchmarks.feature_lookup` (Redis at PLATFORM_REDIS_UR
 """
 
 import asyncio
-import json
 import logging
 import os
-from pathlib import Path
 
-from testkit.loadgen import LoadResult, closed_loop
 from deployments.feature_lookup import ITEM_REFRESH_S, FeatureLookup
 from serve_app.artifacts import ArtifactLayout
 from serve_app.artifacts.materialize import materialize
 from serve_app.common.settings import PlatformSettings
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 STORES = ("sqlite", "redis")
 LOOKUPS, REFRESHES, USERS = 500, 100, 500
 TARGET_P99_MS = 5.0
@@ -39,10 +37,9 @@ async def measure(lookup: FeatureLookup) -> dict[str, LoadResult]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| store | call | calls | errors | p50 ms | p99 ms | calls/s |", "|" + "---|" * 7]
-    lines += [f"| {r['store']} | {r['call']} | {r['requests']} | {r['errors']} | {r['p50_ms']} "
-              f"| {r['p99_ms']} | {r['req_per_s']} |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(["store", "call", "calls", "errors", "p50 ms", "p99 ms", "calls/s"],
+                          [[r[key] for key in ("store", "call", "requests", "errors", "p50_ms", "p99_ms", "req_per_s")]
+                           for r in rows])
 
 
 def main() -> None:
@@ -58,11 +55,10 @@ def main() -> None:
     lookups = [row for row in rows if row["call"] == "lookup"]
     verdict = ", ".join(f"{r['store']} {'meets' if r['p99_ms'] <= TARGET_P99_MS else 'misses'} it"
                         for r in lookups)
-    RESULTS.mkdir(exist_ok=True)
     summary = {"target_p99_ms": TARGET_P99_MS, "item_refresh_s": ITEM_REFRESH_S, "load_average_1m": load,
                "rows": rows}
-    (RESULTS / "feature_lookup.json").write_text(json.dumps(summary, indent=2))
-    (RESULTS / "feature_lookup.md").write_text(
+    write_results(
+        "feature_lookup", summary,
         "# FeatureLookup: SQLite vs Redis online store\n\n"
         f"Direct calls of `FeatureLookup.lookup` (the Serve path minus the handle hop), one at a time, "
         f"users 1-{USERS} in turn, 200 catalog items; 1-minute load average at start {load:.1f} on "

@@ -18,11 +18,11 @@ import yaml
 
 from benchmarks.configs import models_as_deployments
 from benchmarks.hand_wired import ROUTE_PREFIX, wait_running, with_hand_wired
-from testkit.loadgen import LoadResult, closed_loop
-from testkit.results import write_results
+from serve_app.common.settings import REPO_ROOT
 from serve_app.common.shapes import shape_png
 from serve_app.ops.local_cluster import admin_headers, local_platform
-from serve_app.common.settings import REPO_ROOT
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import markdown_table, write_results
 
 ROUTES = {"hand-wired": f"{ROUTE_PREFIX}/classify", "executor": "/v1/graphs/classify"}
 CONCURRENCIES, ROUNDS, REQUESTS = (1, 16), 3, 300
@@ -67,17 +67,16 @@ def summarise(results: dict[str, dict[int, list[LoadResult]]]) -> list[dict]:
 
 
 def report(rows: list[dict]) -> str:
-    lines = ["# Graph executor vs hand-wired handles (classify over HTTP, this machine)", "",
-             f"Median of {ROUNDS} alternating rounds of {REQUESTS} closed-loop requests per concurrency.", "",
-             "| c | hand-wired p50/p99 ms | executor p50/p99 ms | hand-wired req/s | executor req/s | "
-             "p50 ratio | p99 ratio | added ms per hop (p50) |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
+    def cells(row: dict) -> list:
         hand, executor = row["hand-wired"], row["executor"]
-        lines.append(f"| {row['concurrency']} | {hand['p50_ms']}/{hand['p99_ms']} | {executor['p50_ms']}/"
-                     f"{executor['p99_ms']} | {hand['req_per_s']} | {executor['req_per_s']} | {row['p50_ratio']} | "
-                     f"{row['p99_ratio']} | {row['added_ms_per_hop']} |")
-    return "\n".join(lines) + "\n"
+        return [row["concurrency"], f"{hand['p50_ms']}/{hand['p99_ms']}", f"{executor['p50_ms']}/{executor['p99_ms']}",
+                hand["req_per_s"], executor["req_per_s"], row["p50_ratio"], row["p99_ratio"], row["added_ms_per_hop"]]
+
+    table = markdown_table(["c", "hand-wired p50/p99 ms", "executor p50/p99 ms", "hand-wired req/s", "executor req/s",
+                            "p50 ratio", "p99 ratio", "added ms per hop (p50)"], map(cells, rows))
+    return ("# Graph executor vs hand-wired handles (classify over HTTP, this machine)\n\n"
+            f"Median of {ROUNDS} alternating rounds of {REQUESTS} closed-loop requests per concurrency.\n\n"
+            f"{table}\n")
 
 
 def main() -> None:

@@ -7,20 +7,19 @@ Run: `.venv/bin/python -m benchmarks.graphs_load`.
 
 import asyncio
 import base64
-import json
 import logging
 from pathlib import Path
 
 import httpx
 import yaml
 
-from testkit.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.ops.local_cluster import LocalPlatform, admin_headers, deploy, local_platform
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import RESULTS, markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 SLO_MS = 50.0
 CONCURRENCIES = (1, 2, 4, 8, 16, 32, 64)
 REQUESTS = 300
@@ -76,10 +75,9 @@ def within_slo(rows: list[LoadResult]) -> LoadResult | None:
 
 
 def report(results: dict[str, list[LoadResult]]) -> str:
-    lines = ["| run | concurrency | p50 ms | p99 ms | req/s | errors |", "|---|---|---|---|---|---|"]
-    for name, rows in results.items():
-        lines += [f"| {name} | {r.concurrency} | {r.p50_ms} | {r.p99_ms} | {r.req_per_s} | {r.errors} |"
-                  for r in rows]
+    lines = [markdown_table(["run", "concurrency", "p50 ms", "p99 ms", "req/s", "errors"],
+                            [[name, r.concurrency, r.p50_ms, r.p99_ms, r.req_per_s, r.errors]
+                             for name, rows in results.items() for r in rows])]
     lines += ["", f"Highest load with p99 ≤ {SLO_MS:.0f} ms:", ""]
     for name, rows in results.items():
         best = within_slo(rows)
@@ -87,9 +85,9 @@ def report(results: dict[str, list[LoadResult]]) -> str:
                                       if best else "none of the measured loads"))
     batched, unbatched = results["classify"], results["classify (no batching)"]
     lines += ["", "Dynamic batching, classify, on / off:", "",
-              "| concurrency | req/s ratio | p99 ratio |", "|---|---|---|"]
-    lines += [f"| {on.concurrency} | {on.req_per_s / off.req_per_s:.2f} | {on.p99_ms / off.p99_ms:.2f} |"
-              for on, off in zip(batched, unbatched)]
+              markdown_table(["concurrency", "req/s ratio", "p99 ratio"],
+                             [[on.concurrency, f"{on.req_per_s / off.req_per_s:.2f}", f"{on.p99_ms / off.p99_ms:.2f}"]
+                              for on, off in zip(batched, unbatched)])]
     return "\n".join(lines)
 
 
@@ -108,11 +106,8 @@ def main() -> None:
         results = asyncio.run(sweep(platform.base_url, ("classify", "recommend")))
         redeploy_without_batching(platform)
         results["classify (no batching)"] = asyncio.run(sweep(platform.base_url, ("classify",)))["classify"]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "graphs_load.json").write_text(
-        json.dumps({name: [r.model_dump() for r in rows] for name, rows in results.items()}, indent=2))
     text = f"# Graphs under load through Serve HTTP (closed loop, this machine)\n\n{report(results)}\n"
-    (RESULTS / "graphs_load.md").write_text(text)
+    write_results("graphs_load", {name: [r.model_dump() for r in rows] for name, rows in results.items()}, text)
     plot(results, RESULTS / "graphs_load.png")
     logger.info(text)
 

@@ -3,14 +3,14 @@ DaliPreprocessor → VisionClassifier, the DeploymentResponse handed straight on
 its own beside the platform, calling the platform's deployments."""
 
 import functools
-import time
 
 from fastapi import FastAPI
 from ray import serve
 
+from serve_app.common.images import ImageRequest
 from serve_app.common.settings import APP_NAME
 from serve_app.ops.local_cluster import LocalPlatform, app_status
-from serve_app.common.images import ImageRequest
+from testkit.polling import eventually
 
 ROUTE_PREFIX = "/hand-wired"
 APP = "hand_wired"
@@ -46,9 +46,12 @@ def with_hand_wired(config: dict) -> dict:
 
 
 def wait_running(platform: LocalPlatform, timeout_s: float = 180) -> None:
-    """Until the baseline app is RUNNING (the platform's readiness says nothing of it)."""
-    deadline = time.monotonic() + timeout_s
-    while (status := app_status(platform.dashboard_url, APP)).get("status") != "RUNNING":
-        if status.get("status") == "DEPLOY_FAILED" or time.monotonic() > deadline:
-            raise RuntimeError(f"{APP} is not running: {status}")
-        time.sleep(1)
+    """Until the baseline app is RUNNING (the platform's readiness says nothing of it); a failed deploy raises
+    at once."""
+    def settled() -> dict | None:
+        status = app_status(platform.dashboard_url, APP)
+        return status if status.get("status") in ("RUNNING", "DEPLOY_FAILED") else None
+
+    status = eventually(settled, timeout_s, 1, f"{APP} RUNNING")
+    if status["status"] != "RUNNING":
+        raise RuntimeError(f"{APP} is not running: {status}")

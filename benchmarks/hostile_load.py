@@ -15,10 +15,10 @@ import asyncio
 
 import httpx
 
-from testkit.loadgen import LoadResult, closed_loop
-from testkit.results import write_results
 from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.loadgen import LoadResult, closed_loop
 from testkit.platform import reconfigured, user_config_change
+from testkit.results import markdown_table, write_results
 
 BODY = {"user_id": 7, "k": 10}
 CONCURRENCY, REQUESTS, TRICKLERS = 4, 600, 150
@@ -78,6 +78,19 @@ def row(name: str, baseline: LoadResult, measured: LoadResult) -> dict:
             "req_per_s_ratio": round(measured.req_per_s / baseline.req_per_s, 2)}
 
 
+def report(rows: list[dict]) -> str:
+    def p50_p99(result: dict) -> str:
+        return f"{result['p50_ms']:.1f} / {result['p99_ms']:.1f}"
+
+    table = markdown_table(
+        ["case", "baseline p50 / p99 ms", "measured p50 / p99 ms", "p50 ratio", "p99 ratio", "req/s ratio"],
+        [[r["case"], p50_p99(r["baseline"]), p50_p99(r["measured"]), r["p50_ratio"], r["p99_ratio"],
+          r["req_per_s_ratio"]] for r in rows])
+    return ("# Hostile clients beside recommend (c4), and the gate's own cost\n\n"
+            "Baseline: recommend at c4 alone (for the gate row: with PLATFORM_AUTH=off and no rate limits). "
+            f"Client: httpx.AsyncClient, same 2 cores.\n\n{table}")
+
+
 def main() -> None:
     with local_platform() as platform:
         alone = asyncio.run(recommend(platform, platform.headers))
@@ -88,17 +101,9 @@ def main() -> None:
         with reconfigured(platform, {"Ingress": ingress}):
             open_ingress = asyncio.run(recommend(platform, {}))
         rows.append(row("gate on (key + Redis rate limits) vs off", open_ingress, alone))
-    lines = ["# Hostile clients beside recommend (c4), and the gate's own cost", "",
-             "Baseline: recommend at c4 alone (for the gate row: with PLATFORM_AUTH=off and no rate limits). "
-             "Client: httpx.AsyncClient, same 2 cores.", "",
-             "| case | baseline p50 / p99 ms | measured p50 / p99 ms | p50 ratio | p99 ratio | req/s ratio |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        b, m = r["baseline"], r["measured"]
-        lines.append(f"| {r['case']} | {b['p50_ms']:.1f} / {b['p99_ms']:.1f} | {m['p50_ms']:.1f} / {m['p99_ms']:.1f} "
-                     f"| {r['p50_ratio']} | {r['p99_ratio']} | {r['req_per_s_ratio']} |")
-    write_results("hostile_load", rows, "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    text = report(rows)
+    write_results("hostile_load", rows, text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from testkit.loadgen import closed_loop
-from testkit.results import write_results
 from benchmarks.serving_cost import SHIPPED_ENV, json_caller
 from serve_app.ops.local_cluster import local_platform
+from testkit.loadgen import closed_loop
+from testkit.results import markdown_table, write_results
 
 REQUESTS, CONCURRENCY, RATE_HZ = 2500, 16, 200
 PY_SPY = str(Path(sys.executable).parent / "py-spy")
@@ -102,8 +102,7 @@ def main() -> None:
         load = result["load"]
         lines += [f"## {graph}: {load['req_per_s']} req/s, p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms; "
                   f"Ingress CPU {result['ingress_cpu_ms_per_request']} ms per request", "",
-                  "| where | % of samples |", "|---|---|"]
-        lines += [f"| {name} | {share} |" for name, share in result["categories_percent"].items()]
+                  markdown_table(["where", "% of samples"], result["categories_percent"].items())]
         lines += ["", "Top frames by own samples: " + "; ".join(f"{f} {s}%" for f, s in result["top_frames_percent"]), ""]
     text = "\n".join(lines) + "\n"
     write_results("ingress_profile", results, text)

@@ -16,9 +16,10 @@ import uuid
 
 import httpx
 
-from testkit.loadgen import LoadResult, closed_loop, percentile
-from testkit.results import RESULTS, write_results
 from serve_app.ops.local_cluster import admin_headers, app_status, local_platform
+from testkit.loadgen import LoadResult, closed_loop, percentile
+from testkit.polling import NotYet, eventually
+from testkit.results import RESULTS, markdown_table, write_results
 
 BODY = {"user_id": 7, "k": 10}
 ROUNDS, LATENCY_REQUESTS, ACCEPT_REQUESTS = 2, 60, 400
@@ -95,11 +96,13 @@ async def tier_waits(http: httpx.AsyncClient) -> dict:
 
 
 async def scale_from_zero(http: httpx.AsyncClient, dashboard_url: str) -> dict:
-    deadline = time.monotonic() + 600
-    while app_status(dashboard_url)["deployments"]["JobConsumer"]["replica_states"].get("RUNNING", 0):
-        if time.monotonic() > deadline:
-            return {"error": "the consumer did not scale to zero in 10 minutes"}
-        await asyncio.sleep(2)
+    def no_consumer() -> bool:
+        return not app_status(dashboard_url)["deployments"]["JobConsumer"]["replica_states"].get("RUNNING", 0)
+
+    try:
+        await asyncio.to_thread(eventually, no_consumer, 600, 2, "JobConsumer scaled to zero")
+    except NotYet:
+        return {"error": "the consumer did not scale to zero in 10 minutes"}
     started = time.perf_counter()
     job_id = f"cold-{uuid.uuid4().hex[:8]}"
     await http.post("/v1/jobs/recommend", json=BODY, headers={"X-Request-Id": job_id})
@@ -125,23 +128,21 @@ def report(results: dict) -> str:
     accept = results["accept_c16"]
     lines = ["# Jobs vs synchronous calls (recommend graph; LLM jobs for tiers; this machine, 2 cores)", "",
              "## Accept rate at c16", "",
-             "| | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|",
-             *(f"| {name} | {r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |"
-               for name, r in (("POST /v1/jobs/recommend (202)", accept["accept"]),
-                               ("POST /v1/graphs/recommend (answer)", accept["sync"]))),
+             markdown_table(["", "req/s", "p50 ms", "p99 ms", "errors"],
+                            [[name, r["req_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]]
+                             for name, r in (("POST /v1/jobs/recommend (202)", accept["accept"]),
+                                             ("POST /v1/graphs/recommend (answer)", accept["sync"]))]),
              "", f"Accepted per second ÷ answered per second: {accept['ratio']}", "",
              f"## End to end: submit + GET ?wait= until SUCCEEDED vs synchronous (median of {ROUNDS} rounds)", "",
-             "| c | sync p50/p99 ms | job p50/p99 ms | p50 ratio | p99 ratio | added p50 ms |",
-             "|---|---|---|---|---|---|"]
-    for row in results["latency"]:
-        lines.append(f"| {row['concurrency']} | {row['sync']['p50_ms']}/{row['sync']['p99_ms']} | "
-                     f"{row['job']['p50_ms']}/{row['job']['p99_ms']} | {row['p50_ratio']} | {row['p99_ratio']} | "
-                     f"{row['added_p50_ms']} |")
-    lines += ["", f"## Queue wait by tier: {BACKLOG} LLM jobs (48 tokens) submitted high/normal/low in turn", "",
-              "| tier | jobs | succeeded | wait p50 s | wait p99 s |", "|---|---|---|---|---|"]
-    for tier, wait in results["tier_wait"].items():
-        lines.append(f"| {tier} | {wait['jobs']} | {wait['succeeded']} | {wait['p50_s']} | {wait['p99_s']} |")
-    lines += ["", "## Scale from zero", "", f"{results['scale_from_zero']}", ""]
+             markdown_table(["c", "sync p50/p99 ms", "job p50/p99 ms", "p50 ratio", "p99 ratio", "added p50 ms"],
+                            [[row["concurrency"], f"{row['sync']['p50_ms']}/{row['sync']['p99_ms']}",
+                              f"{row['job']['p50_ms']}/{row['job']['p99_ms']}", row["p50_ratio"], row["p99_ratio"],
+                              row["added_p50_ms"]] for row in results["latency"]]),
+             "", f"## Queue wait by tier: {BACKLOG} LLM jobs (48 tokens) submitted high/normal/low in turn", "",
+             markdown_table(["tier", "jobs", "succeeded", "wait p50 s", "wait p99 s"],
+                            [[tier, wait["jobs"], wait["succeeded"], wait["p50_s"], wait["p99_s"]]
+                             for tier, wait in results["tier_wait"].items()]),
+             "", "## Scale from zero", "", f"{results['scale_from_zero']}", ""]
     return "\n".join(lines)
 
 

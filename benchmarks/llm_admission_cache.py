@@ -15,10 +15,10 @@ import time
 import httpx
 
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, quantile_ms
-from testkit.results import write_results
 from serve_app.ops.local_cluster import LocalPlatform, local_platform
 from testkit.config import base_config, deployment_entry
 from testkit.platform import reconfigured, user_config_change
+from testkit.results import markdown_table, write_results
 
 MODEL = "tiny-llama"
 SLOTS, CONCURRENCY, REQUESTS, MAX_TOKENS = 4, 32, 384, 32
@@ -95,20 +95,19 @@ def report(results: dict) -> str:
     lines = ["# LLM admission order and semantic cache (this machine, one run)", "",
              f"Mixed closed loop: {CONCURRENCY} callers, {REQUESTS} streaming chat requests alternating a 13-token "
              f"and a 218-token prompt, {MAX_TOKENS} tokens each (ignore_eos), {SLOTS} engine slots.", "",
-             "| policy | short TTFT p50 ms | short TTFT p99 ms | long TTFT p50 ms | long TTFT p99 ms | tokens/s | errors |",
-             "|---|---|---|---|---|---|---|"]
-    for policy, row in results["admission"].items():
-        lines.append(f"| {policy} | {row['short']['ttft_p50_ms']} | {row['short']['ttft_p99_ms']} | "
-                     f"{row['long']['ttft_p50_ms']} | {row['long']['ttft_p99_ms']} | {row['tokens_per_s']} | "
-                     f"{row['errors']} |")
+             markdown_table(["policy", "short TTFT p50 ms", "short TTFT p99 ms", "long TTFT p50 ms",
+                             "long TTFT p99 ms", "tokens/s", "errors"],
+                            [[policy, row["short"]["ttft_p50_ms"], row["short"]["ttft_p99_ms"],
+                              row["long"]["ttft_p50_ms"], row["long"]["ttft_p99_ms"], row["tokens_per_s"],
+                              row["errors"]] for policy, row in results["admission"].items()])]
     fifo, spf = results["admission"]["fifo"]["short"], results["admission"]["shortest_prompt_first"]["short"]
     lines += ["", f"Short-prompt TTFT, shortest-prompt-first ÷ FIFO: p50 "
                   f"{spf['ttft_p50_ms'] / fifo['ttft_p50_ms']:.2f}x, p99 {spf['ttft_p99_ms'] / fifo['ttft_p99_ms']:.2f}x.",
               "", f"Semantic cache as shipped (threshold {results['cache_threshold']}), sequential greedy chat requests "
                   f"({MAX_TOKENS} tokens, non-streaming):", "",
-              "| case | requests | answered from cache | p50 ms | p99 ms |", "|---|---|---|---|---|"]
-    for case, row in results["semantic_cache"].items():
-        lines.append(f"| {case} | {row['requests']} | {row['from_cache']} | {row['p50_ms']} | {row['p99_ms']} |")
+              markdown_table(["case", "requests", "answered from cache", "p50 ms", "p99 ms"],
+                             [[case, row["requests"], row["from_cache"], row["p50_ms"], row["p99_ms"]]
+                              for case, row in results["semantic_cache"].items()])]
     off, again = results["semantic_cache"]["cache off"], results["semantic_cache"]["cache on, near-duplicate"]
     lines += ["", f"Near-duplicate ÷ cache off, p50: {again['p50_ms'] / off['p50_ms']:.2f}x; "
                   f"hit ratio of near-duplicates {again['from_cache'] / again['requests']:.2f}."]

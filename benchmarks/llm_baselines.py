@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, RequestRecord, llm_closed_loop, sweep, timed_record
-from testkit.processes import running_process
 from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV
 from serve_app.ops.local_cluster import free_port
+from testkit.processes import running_process
 
 
 def hf_sequential(model_dir: Path, prompts: Sequence[ChatPrompt], max_tokens: int, concurrencies: Sequence[int] = (1,),

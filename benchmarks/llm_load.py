@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import httpx
 from pydantic import BaseModel, Field
 
-from testkit.loadgen import closed_loop, percentile
 from serve_app.ops.local_cluster import admin_headers
+from testkit.loadgen import closed_loop, percentile
 
 
 class ChatPrompt(BaseModel):

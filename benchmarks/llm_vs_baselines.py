@@ -18,12 +18,12 @@ import httpx
 import torch
 
 from benchmarks.llm_baselines import hf_sequential, running_vllm_serve
-from testkit.results import RESULTS, write_results
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.settings import PlatformSettings
 from serve_app.ops.local_cluster import admin_headers
+from testkit.results import RESULTS, markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
 TTFT_SLO_MS, HF_SPEEDUP_TARGET, VLLM_LATENCY_TARGET, VLLM_TOKENS_TARGET = 500.0, 5.0, 1.1, 0.9
@@ -104,28 +104,30 @@ def report(systems: dict, notes: dict[str, str], rows: list[dict], checks: dict,
     def cell(value) -> str:
         return "–" if value is None else str(value)
 
+    def cells(concurrency: int, name: str, r: LLMLoadResult | None) -> list:
+        if r is None:
+            return [concurrency, name, "missing", *[""] * 8]
+        per_request = round(r.completion_tokens / (r.requests - r.errors), 1) if r.requests > r.errors else None
+        return [concurrency, name, r.tokens_per_s, *map(cell, (r.ttft_p50_ms, r.ttft_p99_ms, r.tpot_p50_ms,
+                                                                r.latency_p50_ms, r.latency_p99_ms)),
+                r.req_per_s, cell(per_request), r.errors]
+
     lines = ["# Streaming chat: HF sequential vs vllm serve vs platform (closed loop, this machine)", "",
              f"{config['max_tokens']} tokens per request (greedy, ignore_eos), {len(PROMPTS)} chat prompts cycled, "
              f"float32 on CPU, torch threads {config['hf_threads']}. HF sequential is in-process (no HTTP, no "
              "detokenization); its TTFT and latency include the wait for its single worker.", "",
              *[f"- {name}: {note}" for name, note in notes.items()], "",
-             "| concurrency | system | tokens/s | TTFT p50 ms | TTFT p99 ms | TPOT p50 ms | latency p50 ms "
-             "| latency p99 ms | req/s | tokens/req | errors |", "|" + "---|" * 11]
-    for i, concurrency in enumerate(config["concurrencies"]):
-        for name, results in systems.items():
-            if not results:
-                lines.append(f"| {concurrency} | {name} | missing |" + " |" * 8)
-                continue
-            r = results[i]
-            per_request = round(r.completion_tokens / (r.requests - r.errors), 1) if r.requests > r.errors else None
-            lines.append(f"| {concurrency} | {name} | {r.tokens_per_s} | {cell(r.ttft_p50_ms)} | {cell(r.ttft_p99_ms)} "
-                         f"| {cell(r.tpot_p50_ms)} | {cell(r.latency_p50_ms)} | {cell(r.latency_p99_ms)} "
-                         f"| {r.req_per_s} | {cell(per_request)} | {r.errors} |")
-    lines += ["", "| concurrency | vllm serve / HF tokens/s | platform / HF tokens/s | platform / vllm latency p50 "
-              "| platform / vllm latency p99 | platform / vllm tokens/s |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['concurrency']} | {cell(r['vllm_serve_vs_hf_tokens_per_s'])} "
-              f"| {cell(r['platform_vs_hf_tokens_per_s'])} | {cell(r['platform_vs_vllm_latency_p50'])} "
-              f"| {cell(r['platform_vs_vllm_latency_p99'])} | {cell(r['platform_vs_vllm_tokens_per_s'])} |" for r in rows]
+             markdown_table(["concurrency", "system", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms",
+                             "latency p50 ms", "latency p99 ms", "req/s", "tokens/req", "errors"],
+                            [cells(concurrency, name, results[i] if results else None)
+                             for i, concurrency in enumerate(config["concurrencies"])
+                             for name, results in systems.items()]), "",
+             markdown_table(["concurrency", "vllm serve / HF tokens/s", "platform / HF tokens/s",
+                             "platform / vllm latency p50", "platform / vllm latency p99", "platform / vllm tokens/s"],
+                            [[r["concurrency"], *(cell(r[key]) for key in (
+                                "vllm_serve_vs_hf_tokens_per_s", "platform_vs_hf_tokens_per_s",
+                                "platform_vs_vllm_latency_p50", "platform_vs_vllm_latency_p99",
+                                "platform_vs_vllm_tokens_per_s"))] for r in rows])]
     lines += ["", "Targets:", ""]
     lines += [f"- {name}: {'not measured' if ok is None else 'met' if ok else 'NOT met'}"
               for name, ok in checks.items()]

@@ -20,13 +20,13 @@ import time
 
 from transformers import AutoTokenizer
 
-from testkit.results import write_results
 from deployments.embedder import Embedder
 from graphs.functions import lines, masked_reviews, representative_reviews
 from serve_app.app import serve_config_args
 from serve_app.artifacts import ArtifactLayout, llm_quality, task_data
 from serve_app.common import llm_tasks
 from serve_app.common.settings import PlatformSettings
+from testkit.results import markdown_table, write_results
 
 RESTAURANTS, REVIEWS, K, SEED, DIVERSITY = 40, 20, 5, 4, 0.5
 TASKS = ("sentiment", "summary", "strengths")
@@ -83,16 +83,14 @@ def _markdown(rows: dict, saving: dict, embed_ms: float, restaurants: int, embed
             + ", ".join(f"{variant} **{share:.0%}**" for variant, share in saving.items())
             + f"; embedding {REVIEWS} reviews ({embedder}) and picking K took {embed_ms:.0f} ms "
             "per restaurant. In-process (no client, no Serve): transformers greedy on the served prompt "
-            "encoding.\n\n"
-            f"| variant | prompt tokens (mean) | sent (window {WINDOW}) | prompts cut | language | "
-            + " | ".join(FIGURES) + " | degenerate |\n|---|---|---|---|---|" + "---|" * (len(FIGURES) + 1) + "\n")
-    body = ""
-    for variant, row in rows.items():
-        for language, figures in sorted(row["quality"].items()):
-            body += (f"| {variant} | {row['prompt_tokens_mean']} | {row['prompt_tokens_sent_mean']} | "
-                     f"{row['prompts_cut']} | {language} | " + " | ".join(str(figures[f]) for f in FIGURES)
-                     + f" | {figures['degenerate']} |\n")
-    return head + body
+            "encoding.\n\n")
+    table = markdown_table(
+        ["variant", "prompt tokens (mean)", f"sent (window {WINDOW})", "prompts cut", "language", *FIGURES,
+         "degenerate"],
+        [[variant, row["prompt_tokens_mean"], row["prompt_tokens_sent_mean"], row["prompts_cut"], language,
+          *(figures[f] for f in FIGURES), figures["degenerate"]]
+         for variant, row in rows.items() for language, figures in sorted(row["quality"].items())])
+    return head + table + "\n"
 
 
 if __name__ == "__main__":

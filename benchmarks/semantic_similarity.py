@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 
-from testkit.results import RESULTS, write_results
-from testkit.similarity_pairs import (KINDS, MIN_PRECISION, NAMED, SAME_KINDS, Pair, pairs, precision_recall,
-                                     scores)
 from deployments.backends.text_encoders import TEXT_ENCODERS
 from deployments.embedder import Embedder
+from testkit.results import RESULTS, markdown_table, write_results
+from testkit.similarity_pairs import (KINDS, MIN_PRECISION, NAMED, SAME_KINDS, Pair, pairs, precision_recall,
+                                     scores)
 
 PER_KIND, LANGUAGES, CHOSEN_MODEL = 500, ("ko", "en"), "use-multilingual-v3"
 # Coarse where no cache would go, fine where the choice is made.
@@ -101,19 +101,26 @@ def markdown(results: dict) -> str:
                     cells.append(f"{row['threshold']}: P {row['precision']}, R {row['recall']}" if row else "none")
                 cells += [f"P {at['precision']}, R {at['recall']} (rewording {at['recall_rewording']}, paraphrase "
                           f"{at['recall_paraphrase']}), {at['hard_hits']} hard hits",
-                          str(run["by_kind"]["different_entity"]["max"])]
-                rows.append("| " + " | ".join(cells) + " |")
-    named = "\n".join(f"| {first} | {second} | " + " | ".join(str(results["named"][model][i])
-                                                              for model in results["models"]) + " |"
-                      for i, (first, second) in enumerate(NAMED))
-    hardest = "\n".join(f"| {first} | {second} | {score} |" for first, second, score in
-                        results["models"][CHOSEN_MODEL]["ko"]["cache"]["hardest_different_entity"])
-    speed = "\n".join(f"| {model} | {language} | {run['tokens']} | {run['seconds']} |"
-                      for model, by_language in results["long_texts"].items() for language, run in by_language.items())
-    models = " | ".join(results["models"])
+                          run["by_kind"]["different_entity"]["max"]]
+                rows.append(cells)
+    thresholds = markdown_table(["model", "language", "scoring", "lowest threshold with P >= 0.99",
+                                 "... and no different-entity hit", f"at {results['threshold']}",
+                                 "different-entity max"], rows)
+    named = markdown_table(["first", "second", *results["models"]],
+                           [[first, second, *(results["named"][model][i] for model in results["models"])]
+                            for i, (first, second) in enumerate(NAMED)])
+    hardest = markdown_table(["first", "second", "cosine"],
+                             results["models"][CHOSEN_MODEL]["ko"]["cache"]["hardest_different_entity"])
+    speed = markdown_table(["model", "language", "tokens", "seconds"],
+                           [[model, language, run["tokens"], run["seconds"]]
+                            for model, by_language in results["long_texts"].items()
+                            for language, run in by_language.items()])
     chosen = results["models"][CHOSEN_MODEL]["ko"]["cache"]["curve"]
-    curve = "\n".join(f"| {row['threshold']} | {row['precision']} | {row['recall']} | {row['recall_rewording']} | "
-                      f"{row['recall_paraphrase']} | {row['hard_hits']} |" for row in chosen if row["threshold"] >= 0.9)
+    curve = markdown_table(["threshold", "precision", "recall", "recall of rewordings", "recall of paraphrases",
+                            "different-entity hits"],
+                           [[row[key] for key in ("threshold", "precision", "recall", "recall_rewording",
+                                                  "recall_paraphrase", "hard_hits")]
+                            for row in chosen if row["threshold"] >= 0.9])
     return (
         f"# Semantic similarity: {' vs '.join(results['models'])}\n\n"
         f"Generated pairs (seed 0), {PER_KIND} of each kind per language: the same request reworded (politeness, "
@@ -123,19 +130,12 @@ def markdown(results: dict) -> str:
         f"One process on {os.cpu_count()} shared cores, one BLAS thread.\n\n"
         f"**Default `similarity_threshold`: {results['threshold']}** ({CHOSEN_MODEL}, cache scoring): the lowest "
         f"threshold with precision >= {MIN_PRECISION} on the Korean pairs and no different-entity pair at or above "
-        "it.\n\n"
-        "| model | language | scoring | lowest threshold with P >= 0.99 | ... and no different-entity hit "
-        f"| at {results['threshold']} | different-entity max |\n|---|---|---|---|---|---|---|\n"
-        + "\n".join(rows) +
-        f"\n\nThe hard pairs, cosine (-1: numbers differ, so another cache key):\n\n| first | second | {models} |\n"
-        f"|---|---|{'---|' * len(results['models'])}\n{named}\n\n"
-        f"{CHOSEN_MODEL}, Korean, cache scoring, by threshold:\n\n| threshold | precision | recall | recall of "
-        "rewordings | recall of paraphrases | different-entity hits |\n|---|---|---|---|---|---|\n" + curve +
-        f"\n\nThe Korean different-entity pairs {CHOSEN_MODEL} scores highest (cache scoring):\n\n"
-        f"| first | second | cosine |\n|---|---|---|\n{hardest}\n\n"
+        f"it.\n\n{thresholds}\n\n"
+        f"The hard pairs, cosine (-1: numbers differ, so another cache key):\n\n{named}\n\n"
+        f"{CHOSEN_MODEL}, Korean, cache scoring, by threshold:\n\n{curve}\n\n"
+        f"The Korean different-entity pairs {CHOSEN_MODEL} scores highest (cache scoring):\n\n{hardest}\n\n"
         f"Embedding {LONG_TEXTS} texts of {LONG_CHARS} characters in batches of {BATCH} (tokens read after "
-        "truncation):\n\n| model | language | tokens | seconds |\n|---|---|---|---|\n" + speed +
-        "\n\n![precision and recall](semantic_similarity.png)\n")
+        f"truncation):\n\n{speed}\n\n![precision and recall](semantic_similarity.png)\n")
 
 
 def main() -> None:

@@ -7,19 +7,17 @@ Run: `.venv/bin/python -m benchmarks.serve_modes`.
 """
 
 import asyncio
-import json
 import logging
 import os
-from pathlib import Path
 
 import httpx
 
 from benchmarks.graphs_load import graph_callers
-from testkit.loadgen import closed_loop
 from serve_app.ops.local_cluster import admin_headers, local_platform
+from testkit.loadgen import closed_loop
+from testkit.results import markdown_table, write_results
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 MODES = {
     "serve defaults": {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "0", "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1"},
     "throughput-optimized, buffered logs": {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
@@ -50,18 +48,14 @@ def main() -> None:
         os.environ.update(env)
         with local_platform() as platform:
             results[mode] = asyncio.run(measure(platform.base_url))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "serve_modes.json").write_text(json.dumps(results, indent=2))
     baseline = results["serve defaults"]
-    lines = ["# Ray Serve modes, same platform, same load (ratios against Serve's defaults)", "",
-             "| mode | graph | concurrency | p50 ms | p99 ms | req/s | req/s ratio | p99 ratio |",
-             "|---|---|---|---|---|---|---|---|"]
-    for mode, rows in results.items():
-        lines += [f"| {mode} | {r['graph']} | {r['concurrency']} | {r['p50_ms']} | {r['p99_ms']} | {r['req_per_s']} "
-                  f"| {r['req_per_s'] / b['req_per_s']:.2f} | {r['p99_ms'] / b['p99_ms']:.2f} |"
-                  for r, b in zip(rows, baseline)]
-    text = "\n".join(lines) + "\n"
-    (RESULTS / "serve_modes.md").write_text(text)
+    table = markdown_table(
+        ["mode", "graph", "concurrency", "p50 ms", "p99 ms", "req/s", "req/s ratio", "p99 ratio"],
+        [[mode, r["graph"], r["concurrency"], r["p50_ms"], r["p99_ms"], r["req_per_s"],
+          f"{r['req_per_s'] / b['req_per_s']:.2f}", f"{r['p99_ms'] / b['p99_ms']:.2f}"]
+         for mode, rows in results.items() for r, b in zip(rows, baseline)])
+    text = f"# Ray Serve modes, same platform, same load (ratios against Serve's defaults)\n\n{table}\n"
+    write_results("serve_modes", results, text)
     logger.info(text)
 
 

@@ -28,17 +28,17 @@ import yaml
 from benchmarks.classify_vs_plain import plain_process_caller
 from benchmarks.configs import models_as_deployments
 from benchmarks.graphs_load import graph_callers
-from testkit.loadgen import LoadResult, closed_loop
 from benchmarks.plots import concurrency_figure
-from testkit.results import RESULTS, write_results
 from benchmarks.stage_breakdown import StageClock
-from testkit.triton_reference import running_triton
 from deployments.feature_lookup import FeatureLookup
 from deployments.ranker import Ranker
 from serve_app.artifacts import ArtifactLayout
 from serve_app.common.settings import REPO_ROOT, PlatformSettings
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import RESULTS, markdown_table, write_results
+from testkit.triton_reference import running_triton
 
 logger = logging.getLogger("benchmarks")
 CONCURRENCIES = (1, 16, 64)
@@ -172,23 +172,20 @@ def report(runs: dict[str, dict]) -> str:
              "Closed loop; clients in the benchmark process on the same 2 cores (httpx for the JSON route, "
              "tritonclient http.aio / grpc.aio for KServe V2). Auth, rate limits, request ids, access logs, metrics "
              "and graph policies are on in both platform runs. Triton (PyTriton) serves classify only.", "",
-             "| server | graph, protocol | c | p50 ms | p99 ms | req/s | errors |", "|---|---|---|---|---|---|---|"]
-    for server, results in runs.items():
-        for series, rows in results.items():
-            if isinstance(rows, list):
-                lines += [f"| {server} | {series} | {r['concurrency']} | {r['p50_ms']} | {r['p99_ms']} | {r['req_per_s']} "
-                          f"| {r['errors']} |" for r in rows]
-    lines += ["", "## Ratios at each concurrency (req/s ratio, p99 ratio)", "",
-              "| comparison | c1 | c16 | c64 |", "|---|---|---|---|"]
+             markdown_table(["server", "graph, protocol", "c", "p50 ms", "p99 ms", "req/s", "errors"],
+                            [[server, series, r["concurrency"], r["p50_ms"], r["p99_ms"], r["req_per_s"], r["errors"]]
+                             for server, results in runs.items() for series, rows in results.items()
+                             if isinstance(rows, list) for r in rows])]
     shipped, defaults, triton = runs["shipped"], runs["serve defaults"], runs.get("Triton", {})
     comparisons = [(f"shipped / Serve defaults, {s}", shipped[s], defaults[s]) for s in shipped if isinstance(shipped[s], list)]
     comparisons += [(f"shipped / Triton, {s}", shipped[s], triton[s]) for s in triton]
     plain = runs["plain process"]
     comparisons += [(f"shipped {g} HTTP JSON / plain process", shipped[f"{g} HTTP JSON"], plain[f"{g} in-process"])
                     for g in GRAPHS]
-    for name, ours, theirs in comparisons:
-        cells = [f"{ratio(o['req_per_s'], t['req_per_s'])} / {ratio(o['p99_ms'], t['p99_ms'])}" for o, t in zip(ours, theirs)]
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+    lines += ["", "## Ratios at each concurrency (req/s ratio, p99 ratio)", "",
+              markdown_table(["comparison", "c1", "c16", "c64"],
+                             [[name, *(f"{ratio(o['req_per_s'], t['req_per_s'])} / {ratio(o['p99_ms'], t['p99_ms'])}"
+                                       for o, t in zip(ours, theirs))] for name, ours, theirs in comparisons])]
     lines += ["", "## Goals (issue: p99 ≤ 50 ms at c16; req/s ≥ 0.5x Triton's at c16 and c64)", ""]
     for series in ("classify HTTP JSON", "classify V2 HTTP", "classify V2 gRPC", "recommend HTTP JSON",
                    "recommend V2 HTTP", "recommend V2 gRPC"):
@@ -203,13 +200,11 @@ def report(runs: dict[str, dict]) -> str:
               "deployment's replicas (the Ingress's: gate, FastAPI, the graph); graph run: the runner; node: a "
               "stage's latency seen by the executor (a hop to another replica, its queue and batching included). "
               "A hop's cost is a node's latency less the called deployment's processing time.", "",
-              "| server | graph | c | stages |", "|---|---|---|---|"]
-    for server in ("shipped", "serve defaults"):
-        for graph in GRAPHS:
-            for concurrency in BREAKDOWN_AT:
-                stages = runs[server][f"{graph} breakdown c{concurrency}"]
-                lines.append(f"| {server} | {graph} | {concurrency} | "
-                             + ", ".join(f"{k} {v}" for k, v in stages.items()) + " |")
+              markdown_table(["server", "graph", "c", "stages"],
+                             [[server, graph, concurrency, ", ".join(
+                                 f"{k} {v}" for k, v in runs[server][f"{graph} breakdown c{concurrency}"].items())]
+                              for server in ("shipped", "serve defaults") for graph in GRAPHS
+                              for concurrency in BREAKDOWN_AT])]
     return "\n".join(lines) + "\n"
 
 

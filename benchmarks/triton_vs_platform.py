@@ -7,22 +7,20 @@ Run: `.venv/bin/python -m benchmarks.triton_vs_platform` (needs `make triton-set
 """
 
 import asyncio
-import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import tritonclient.http.aio as triton
 
-from testkit.loadgen import LoadResult, closed_loop
-from testkit.triton_reference import running_triton
 from serve_app.artifacts import ArtifactLayout
+from serve_app.common.settings import PlatformSettings
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.ops.local_cluster import admin_headers, local_platform
-from serve_app.common.settings import PlatformSettings
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import markdown_table, write_results
+from testkit.triton_reference import running_triton
 
 logger = logging.getLogger("benchmarks")
-RESULTS = Path(__file__).parent / "results"
 CONCURRENCIES = (1, 16, 64)
 REQUESTS = 400
 HEADERS = admin_headers()  # the platform's key; PyTriton ignores it
@@ -54,17 +52,16 @@ def main() -> None:
     rows = [{"concurrency": t.concurrency, "triton": t.model_dump(), "platform": p.model_dump(),
              "req_per_s_ratio": round(p.req_per_s / t.req_per_s, 2), "p99_ratio": round(p.p99_ms / t.p99_ms, 2)}
             for t, p in zip(reference, ours)]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "triton_vs_platform.json").write_text(json.dumps(rows, indent=2))
-    lines = ["# classify over KServe V2 HTTP: platform (Ray Serve) vs Triton (PyTriton), same client",
-             "", "Ratios are platform / Triton. Both use DALI CPU + ONNX Runtime (1 thread), batches ≤ 16, 2 ms wait.",
-             "", "| concurrency | Triton p50 ms | Triton p99 ms | Triton req/s | platform p50 ms | platform p99 ms "
-             "| platform req/s | req/s ratio | p99 ratio |", "|" + "---|" * 9]
-    lines += [f"| {r['concurrency']} | {r['triton']['p50_ms']} | {r['triton']['p99_ms']} | {r['triton']['req_per_s']} "
-              f"| {r['platform']['p50_ms']} | {r['platform']['p99_ms']} | {r['platform']['req_per_s']} "
-              f"| {r['req_per_s_ratio']} | {r['p99_ratio']} |" for r in rows]
-    text = "\n".join(lines) + "\n"
-    (RESULTS / "triton_vs_platform.md").write_text(text)
+    measured = ("p50_ms", "p99_ms", "req_per_s")
+    table = markdown_table(
+        ["concurrency", "Triton p50 ms", "Triton p99 ms", "Triton req/s", "platform p50 ms", "platform p99 ms",
+         "platform req/s", "req/s ratio", "p99 ratio"],
+        [[r["concurrency"], *(r["triton"][key] for key in measured), *(r["platform"][key] for key in measured),
+          r["req_per_s_ratio"], r["p99_ratio"]] for r in rows])
+    text = ("# classify over KServe V2 HTTP: platform (Ray Serve) vs Triton (PyTriton), same client\n\n"
+            "Ratios are platform / Triton. Both use DALI CPU + ONNX Runtime (1 thread), batches ≤ 16, 2 ms wait.\n\n"
+            f"{table}\n")
+    write_results("triton_vs_platform", rows, text)
     logger.info(text)
 
 

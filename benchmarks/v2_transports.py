@@ -11,10 +11,10 @@ import numpy as np
 import tritonclient.grpc.aio as grpcclient
 import tritonclient.http.aio as httpclient
 
-from testkit.loadgen import LoadResult, closed_loop
-from testkit.results import write_results
 from serve_app.common.shapes import SHAPE_LABELS, shape_png
 from serve_app.ops.local_cluster import LocalPlatform, local_platform
+from testkit.loadgen import LoadResult, closed_loop
+from testkit.results import markdown_table, write_results
 
 CONCURRENCIES, REQUESTS = (1, 16, 64), 400
 IMAGES = [shape_png(SHAPE_LABELS[i % 4], seed=i) for i in range(64)]
@@ -61,11 +61,11 @@ def main() -> None:
     lines = ["# KServe V2 over HTTP vs gRPC, same platform", "",
              "Ratios are gRPC / HTTP. Clients: tritonclient.http.aio (binary tensors) and tritonclient.grpc.aio, "
              "same 2 cores.", "",
-             "| model | concurrency | HTTP p50 / p99 ms | HTTP req/s | gRPC p50 / p99 ms | gRPC req/s | req/s ratio | p99 ratio |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['concurrency']} | {r['http']['p50_ms']} / {r['http']['p99_ms']} | {r['http']['req_per_s']} "
-              f"| {r['grpc']['p50_ms']} / {r['grpc']['p99_ms']} | {r['grpc']['req_per_s']} | {r['req_per_s_ratio']} "
-              f"| {r['p99_ratio']} |" for r in rows]
+             markdown_table(["model", "concurrency", "HTTP p50 / p99 ms", "HTTP req/s", "gRPC p50 / p99 ms",
+                             "gRPC req/s", "req/s ratio", "p99 ratio"],
+                            [[r["model"], r["concurrency"], f"{r['http']['p50_ms']} / {r['http']['p99_ms']}",
+                              r["http"]["req_per_s"], f"{r['grpc']['p50_ms']} / {r['grpc']['p99_ms']}",
+                              r["grpc"]["req_per_s"], r["req_per_s_ratio"], r["p99_ratio"]] for r in rows])]
     write_results("v2_transports", rows, "\n".join(lines) + "\n")
     print("\n".join(lines))
 

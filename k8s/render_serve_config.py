@@ -42,7 +42,7 @@ def for_gpu_cluster(config: dict) -> dict:
     _deployment(config, "Ingress")["ray_actor_options"]["num_gpus"] = 0.25
     # 8 DALI threads gave 4.4x the images/s of 1 on a GPU host (deployments/dali_preprocessor.py).
     models["DaliPreprocessor"]["init_args"]["num_threads"] = 8
-    # vLLM's CUDA engine (README, "Engine arguments"): the model's own context length stays.
+    # vLLM's CUDA engine (docs/llm.md, "Engine arguments"): the model's own context length stays.
     models["LLMServer"]["init_args"]["engine_args"].update(
         dtype="bfloat16", gpu_memory_utilization=0.9, max_num_seqs=128, enforce_eager=False,
         kv_cache_memory_bytes=None)

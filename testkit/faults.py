@@ -25,10 +25,11 @@ import ray
 import redis
 from ray.util.state import list_actors
 
-from testkit.loadgen import percentile
 from serve_app.common.settings import PlatformSettings
 from serve_app.common.shapes import shape_png
 from serve_app.ops.local_cluster import LocalPlatform, wait_ready
+from testkit.loadgen import percentile
+from testkit.results import markdown_table
 
 CALLS = {
     "classify": ("/v1/graphs/classify", {"image": base64.b64encode(shape_png("circle", 1)).decode()}),
@@ -260,12 +261,9 @@ def _readiness_changes(http: httpx.Client, struck: float, within_s: float = 15.0
 
 
 def markdown(reports: list[FaultReport]) -> str:
-    rows = ["| fault | requests | failed (by kind) | statuses | slowest failure | recovery | readiness changed "
-            "| jobs lost | budget |", "|---|---|---|---|---|---|---|---|---|"]
-    for report in reports:
-        breaches = report.breaches()
-        rows.append(f"| {report.fault} | {report.requests} | {report.failed or 0} | {report.statuses or '-'} | "
-                    f"{report.slowest_failure_s} s | {report.recovery_s} s | {report.readiness_changed_s} s | "
-                    f"{report.jobs_lost} of {report.jobs} | "
-                    f"{'held' if not breaches else '; '.join(breaches)} |")
-    return "\n".join(rows)
+    return markdown_table(
+        ["fault", "requests", "failed (by kind)", "statuses", "slowest failure", "recovery", "readiness changed",
+         "jobs lost", "budget"],
+        [[report.fault, report.requests, report.failed or 0, report.statuses or "-", f"{report.slowest_failure_s} s",
+          f"{report.recovery_s} s", f"{report.readiness_changed_s} s", f"{report.jobs_lost} of {report.jobs}",
+          "; ".join(report.breaches()) or "held"] for report in reports])

@@ -22,6 +22,9 @@ SERVE_CLI = str(Path(sys.executable).parent / "serve")
 START_TIMEOUT_S = 600
 # A drain waits this long at most for what the platform holds (production 65 s).
 DRAIN_TIMEOUT_S = 30
+# CPUs Ray schedules against, twice the machine's two: a test that adds replicas (a rolling update, two Ingress
+# replicas) finds room beside what earlier tests scaled up, instead of waiting for their downscale delay.
+SCHEDULED_CPUS = 4
 
 
 @dataclass
@@ -61,7 +64,7 @@ def running_platform(workdir: Path) -> Iterator[RunningPlatform]:
     config.write_text(yaml.safe_dump(platform_config(free_port(), free_port())))
     queue = new_queue_name()
     command = [sys.executable, "-m", "serve_app.ops.run", str(config), "--dashboard-port", str(free_port()),
-               "--state-file", str(state)]
+               "--num-cpus", str(SCHEDULED_CPUS), "--state-file", str(state)]
     with log.open("w") as output:
         process = subprocess.Popen(command, env=_environment(queue), cwd=REPO_ROOT, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)

@@ -16,7 +16,8 @@ def write_results(name: str, data, markdown: str) -> None:
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence]) -> str:
-    """A markdown table: one row per sequence of cells, each cell as `str` writes it."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """A markdown table: one row per sequence of cells, each cell as `str` writes it (an empty one as `| |`)."""
+    def line(cells: Sequence) -> str:
+        return "|" + "|".join(f" {text} " if text else " " for text in map(str, cells)) + "|"
+
+    return "\n".join([line(header), "|" + "---|" * len(header), *map(line, rows)])

@@ -19,6 +19,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("config", type=Path, nargs="?", default=REPO_ROOT / "serve_config.yaml")
     parser.add_argument("--dashboard-port", type=int, default=8265)
+    parser.add_argument("--num-cpus", type=int, default=None,
+                        help="CPUs Ray schedules replicas against (default: the machine's)")
     parser.add_argument("--state-file", type=Path, help="where to write the running platform's addresses (JSON) "
                         "once it is ready, for clients such as the test suite; removed on exit")
     args = parser.parse_args()
@@ -31,7 +33,7 @@ def main() -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
 
-    with local_platform(args.config, num_cpus=None, free_ports=False, dashboard_port=args.dashboard_port,
+    with local_platform(args.config, num_cpus=args.num_cpus, free_ports=False, dashboard_port=args.dashboard_port,
                         on_cluster=stop_on_signals) as platform:
         logger.info("serving on %s (dashboard %s); SIGTERM or Ctrl-C drains and stops",
                     platform.base_url, platform.dashboard_url)

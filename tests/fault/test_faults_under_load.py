@@ -3,7 +3,7 @@
 
 import pytest
 
-from benchmarks.faults import BUDGETS, markdown, run_fault
+from testkit.faults import BUDGETS, markdown, run_fault
 
 pytestmark = pytest.mark.fault
 

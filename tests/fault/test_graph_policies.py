@@ -8,7 +8,12 @@ import time
 import httpx
 import pytest
 
+from testkit.config import FAULT_GRAPHS
 from testkit.platform import reconfigured
+from testkit.polling import eventually
+
+OPEN_S = FAULT_GRAPHS["guarded"]["nodes"]["primary"]["breaker"]["open_s"]
+
 
 @pytest.fixture(scope="module")
 def calls(graphs, ask):
@@ -36,7 +41,7 @@ def test_breaker_opens_under_failures_and_the_fallback_answers(graphs, calls):
 def test_breaker_closes_after_recovery(graphs, calls, platform):
     http, config = graphs
     with reconfigured(platform, {"flaky": {"user_config": {"error_rate": 0.0}}}, base=config):
-        time.sleep(2)  # open_s: the next call is the half-open probe
+        time.sleep(OPEN_S)  # waited out: the next call is the half-open probe
         probe = http.post("/v1/graphs/guarded", json={"x": 1})
         assert probe.json() == {"x": 1, "served_by": "flaky"}
         assert _stats(http, "guarded")["primary"]["breaker"] == "closed"
@@ -110,16 +115,12 @@ def test_a_client_that_goes_away_cancels_the_call_inside_the_deployment(graphs, 
         # request that never got there.
         async with httpx.AsyncClient(base_url=http.base_url, headers=http.headers, timeout=30) as client:
             request = asyncio.ensure_future(client.post("/v1/graphs/abandoned", json={"x": 1}))
-            deadline = time.monotonic() + 10
-            while await asyncio.to_thread(calls, "hung") == reached and time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
+            await asyncio.to_thread(eventually, lambda: calls("hung") > reached, 10, 0.1, "the call inside `hung`")
             assert not request.done()
             request.cancel()  # httpx closes the connection: the client is gone
 
     asyncio.run(leave_once_the_call_hangs())
-    deadline = time.monotonic() + 10
-    while calls("hung", "cancelled") == before and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: calls("hung", "cancelled") > before, 10, 0.2, "the hung call cancelled")
     assert calls("hung", "cancelled") == before + 1
 
 
@@ -133,9 +134,7 @@ def test_a_slow_or_failing_shadow_never_changes_or_delays_the_answer(graphs, cal
         latencies.append(time.perf_counter() - started)
         assert response.status_code == 200 and response.json() == {"x": i, "served_by": "ok"}
     assert max(latencies) < 0.4  # the slow shadow takes 0.5 s
-    deadline = time.monotonic() + 5
-    while _stats(http, graph)["primary"].get(outcome, 0) < 5 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: _stats(http, graph)["primary"].get(outcome, 0) >= 5, 5, 0.2, f"5 {outcome}")
     assert _stats(http, graph)["primary"][outcome] == 5
 
 

@@ -2,17 +2,19 @@
 Redis, the whole Serve application deleted and deployed again. Every job must end SUCCEEDED (lost = 0);
 a job running when its consumer died runs again (at least once), which `redeliveries` counts."""
 
+import contextlib
 import os
 import signal
-import time
 import uuid
 
+import httpx
 import pytest
 import ray
 from ray import serve
 from ray.util.state import list_actors
 
-from benchmarks.faults import redis_down
+from testkit.faults import redis_down
+from testkit.polling import NotYet, eventually
 from serve_app.common.settings import APP_NAME
 from serve_app.ops.local_cluster import deploy
 
@@ -30,17 +32,18 @@ def submit_many(http, count: int, prefix: str) -> list[str]:
 
 
 def wait_all(http, ids: list[str], wait_s: float) -> dict[str, dict]:
-    deadline, jobs = time.monotonic() + wait_s, {}
-    while len(jobs) < len(ids) and time.monotonic() < deadline:
-        for job_id in ids:
-            if job_id not in jobs:
-                try:
-                    job = http.get(f"/v1/inference/{job_id}").json()
-                except Exception:  # the platform is coming back
-                    continue
-                if job.get("status") not in ("QUEUED", "RUNNING", None):
+    """The jobs that ended within `wait_s` (every one, unless some are lost or late)."""
+    jobs = {}
+
+    def all_ended() -> bool:
+        for job_id in set(ids) - set(jobs):
+            with contextlib.suppress(httpx.HTTPError, ValueError):  # the platform is coming back
+                if (job := http.get(f"/v1/inference/{job_id}").json()).get("status") not in ("QUEUED", "RUNNING", None):
                     jobs[job_id] = job
-        time.sleep(0.5)
+        return len(jobs) == len(ids)
+
+    with contextlib.suppress(NotYet):
+        eventually(all_ended, wait_s, 0.5)
     return jobs
 
 
@@ -62,10 +65,8 @@ def consumer_pids() -> list[int]:
 def test_sigkill_of_the_consumers_mid_job_loses_no_job(graphs):
     http, _ = graphs
     ids = submit_many(http, 30, "kill")
-    deadline = time.monotonic() + 60
-    while sum(http.get(f"/v1/inference/{job_id}").json()["status"] == "RUNNING" for job_id in ids) < 2:
-        assert time.monotonic() < deadline, "no job started"
-        time.sleep(0.2)
+    eventually(lambda: sum(http.get(f"/v1/inference/{job_id}").json()["status"] == "RUNNING" for job_id in ids) >= 2,
+               60, 0.2, "two jobs RUNNING")
     pids = consumer_pids()
     assert pids
     for pid in pids:

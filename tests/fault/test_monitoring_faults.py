@@ -1,25 +1,23 @@
 """The dashboard's graph-policy panels and the breaker alert on a real Prometheus, with the fault config's
-graphs (tests/fault/conftest.py): a shadow, retries of a failing node, and a breaker that opens."""
-
-import time
+graphs (testkit/config.py): a shadow, retries of a failing node, and a breaker that opens."""
 
 import httpx
 import pytest
 
-from tests.integration.prometheus_server import panel_queries, query, running_prometheus, without_data
+from testkit.polling import eventually
+from tests.integration.prometheus_server import (panel_queries, query, running_prometheus, wait_for_a_scrape,
+                                                 without_data)
 
 pytestmark = pytest.mark.fault
 FAULT_PANELS = {"Shadow agreement", "Retries and fallbacks per node", "Circuit breaker state"}
 
 
 def _firing_or_pending(prometheus: str, alertname: str, timeout_s: float = 20) -> list[dict]:
-    deadline = time.monotonic() + timeout_s
-    while True:
+    def named() -> list[dict]:
         alerts = httpx.get(f"{prometheus}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
-        named = [alert for alert in alerts if alert["labels"]["alertname"] == alertname]
-        if named or time.monotonic() > deadline:
-            return named
-        time.sleep(1)
+        return [alert for alert in alerts if alert["labels"]["alertname"] == alertname]
+
+    return eventually(named, timeout_s, 1, f"alert {alertname} pending or firing")
 
 
 def test_shadow_retries_fallbacks_and_an_open_breaker_show_and_the_breaker_alert_goes_off(graphs, platform,
@@ -31,7 +29,7 @@ def test_shadow_retries_fallbacks_and_an_open_breaker_show_and_the_breaker_alert
         for _ in range(2):
             for graph in ("shadowed", "retried", "guarded", "guarded", "guarded", "guarded"):
                 http.post(f"/v1/graphs/{graph}", json={"x": 1})
-            time.sleep(3)
+            wait_for_a_scrape(prometheus)
         missing = without_data(prometheus, panel_queries(lambda title: title in FAULT_PANELS))
         assert not missing, f"no data for: {missing}"
         assert query(prometheus, 'graph_node:graph_breaker_state:max{graph="guarded", node="primary"}')[0]["value"][1] \

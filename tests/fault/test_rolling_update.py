@@ -4,7 +4,7 @@ replicas, Serve replaces them one at a time and each old one first finishes what
 
 import pytest
 
-from benchmarks.faults import SteadyMix
+from testkit.faults import SteadyMix
 from testkit.platform import reconfigured
 
 pytestmark = pytest.mark.fault

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import yaml
 
 from serve_app.common.settings import REPO_ROOT
 from serve_app.ops.local_cluster import free_port
+from testkit.polling import NotYet, eventually
 
 MONITORING = REPO_ROOT / "k8s" / "monitoring"
 # Grafana's $__rate_interval, fixed: wide enough to hold a test's whole load.
@@ -37,10 +39,11 @@ def running_prometheus(session_dir: Path, workdir: Path) -> Iterator[str]:
                                     f"--web.listen-address={url.removeprefix('http://')}"], stdout=log, stderr=log)
     try:
         # Discovery hands targets to the scraper seconds after start: until each is scraped, no load counts.
-        deadline = time.monotonic() + 60
-        while not _scraped_every_target(url):
-            assert process.poll() is None and time.monotonic() < deadline, f"no scrapes: {log_path.read_text()}"
-            time.sleep(0.5)
+        def scraped() -> bool:
+            assert process.poll() is None, f"prometheus exited: {log_path.read_text()}"
+            return _scraped_every_target(url)
+
+        eventually(scraped, 60, 0.5, "every target scraped")
         yield url
     finally:
         process.terminate()
@@ -52,6 +55,18 @@ def _scraped_every_target(url: str) -> bool:
         targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
         return bool(targets) and all(target["health"] != "unknown" for target in targets)
     return False
+
+
+def wait_for_a_scrape(url: str, report_interval_s: float = 1.0) -> None:
+    """Until every target was scraped after what was just done reached its endpoint (Ray reports metrics
+    every `report_interval_s` here, serve_app/ops/local_cluster.py)."""
+    after = time.time() + report_interval_s
+
+    def scraped() -> bool:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+        return all(datetime.fromisoformat(target["lastScrape"]).timestamp() > after for target in targets)
+
+    eventually(scraped, 30, 0.25, "a scrape of every target")
 
 
 def panel_queries(select: Callable[[str], bool] = lambda title: True) -> dict[str, str]:
@@ -80,8 +95,12 @@ def has_data(result: list[dict]) -> bool:
 
 def without_data(url: str, queries: dict[str, str], timeout_s: float = 30) -> list[str]:
     """The names of the queries that still have no data after `timeout_s` (scrapes and rules take seconds)."""
-    deadline = time.monotonic() + timeout_s
-    while (missing := [name for name, expr in queries.items() if not has_data(query(url, expr))]) \
-            and time.monotonic() < deadline:
-        time.sleep(2)
+    missing = list(queries)
+
+    def every_query_has_data() -> bool:
+        missing[:] = [name for name in missing if not has_data(query(url, queries[name]))]
+        return not missing
+
+    with contextlib.suppress(NotYet):
+        eventually(every_query_has_data, timeout_s, 1)
     return missing

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from testkit.platform import reconfigured, user_config_change
+from testkit.polling import eventually
 from tests.integration.replica_logs import log_lines_with
 
 # 8 choices of 240 tokens each: long enough (about a second here) to be caught in the act.
@@ -16,8 +17,7 @@ LONG = {"model": "tiny-llama", "prompt": "The food", "max_tokens": 240, "n": 8, 
 TIMEOUT_S = 0.3
 
 
-TIGHT_LLM = user_config_change("LLMServer",
-                               limits={"max_concurrent_inference": 2, "inference_timeout_sec": TIMEOUT_S})
+TIGHT_LLM = user_config_change(limits={"max_concurrent_inference": 2, "inference_timeout_sec": TIMEOUT_S})
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,6 @@ def engine_stats(ask):
 
     stats()  # the first call sets up the handle's router (about a second), outside any timing
     return stats
-
-
-def wait_for(condition, timeout_s: float, interval_s: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval_s)
-    return condition()
 
 
 def finished_record(platform, request_id: str) -> dict:
@@ -79,16 +70,16 @@ class TestUnderTightLimits:
         async def call_while_watching():
             async with httpx.AsyncClient(base_url=platform.base_url, headers=platform.headers, timeout=30) as http:
                 call = asyncio.create_task(http.post("/v1/completions", json=LONG, headers={"X-Request-Id": request_id}))
-                running = await asyncio.to_thread(wait_for, lambda: engine_stats()["unfinished"] >= 1, 5)
-                return running, await call
+                await asyncio.to_thread(eventually, lambda: engine_stats()["unfinished"] >= 1, 5, 0.02,
+                                        "the request reaching the engine")
+                return await call
 
-        running, response = asyncio.run(call_while_watching())
+        response = asyncio.run(call_while_watching())
         answered = time.monotonic()
-        assert running, "the request never reached the engine"
         assert response.status_code == 503
         assert response.json()["detail"] == f"LLM 추론 타임아웃 ({TIMEOUT_S}초)"
         # Generating all 8 x 240 tokens takes about a second; the engine drops the request at once.
-        assert wait_for(lambda: engine_stats()["unfinished"] == 0, 0.3), engine_stats()
+        eventually(lambda: engine_stats()["unfinished"] == 0, 0.3, 0.02, "the engine dropping the request")
         assert time.monotonic() - answered < 0.5
         record = finished_record(platform, request_id)
         assert record["result"] == "TIMEOUT" and record["completion_tokens"] < 8 * 240
@@ -102,7 +93,7 @@ def test_client_disconnect_mid_stream_aborts_the_engine_request(platform, engine
         assert next(lines).startswith("data: ")
         assert engine_stats()["unfinished"] >= 1
     closed = time.monotonic()
-    assert wait_for(lambda: engine_stats()["unfinished"] == 0, 2), engine_stats()
+    eventually(lambda: engine_stats()["unfinished"] == 0, 2, 0.02, "the engine dropping the request")
     record = finished_record(platform, request_id)
     assert record["result"] == "CANCELLED" and record["completion_tokens"] < 8 * 240
     assert time.monotonic() - closed < 3

@@ -2,13 +2,14 @@
 after a short mixed load, every panel's queries and the quantity behind every alert have data."""
 
 import base64
-import time
 
 import httpx
 import pytest
 
 from serve_app.common.shapes import shape_png
-from tests.integration.prometheus_server import panel_queries, query, rules, running_prometheus, without_data
+from testkit.polling import eventually
+from tests.integration.prometheus_server import (panel_queries, query, rules, running_prometheus, wait_for_a_scrape,
+                                                 without_data)
 
 # The shipped graphs have no shadow and nothing in them fails: these panels are proven with injected
 # faults, in tests/fault/test_monitoring_faults.py.
@@ -40,10 +41,8 @@ def _drive_mixed_load(client: httpx.Client, low_tier_key: str) -> None:
     burst = [client.get("/v1/models", headers={"Authorization": f"Bearer {low_tier_key}"}).status_code
              for _ in range(20)]
     assert 429 in burst, burst
-    deadline = time.monotonic() + 60
-    while client.get(f"/v1/jobs/{job.json()['requestId']}", params={"wait": 10}).json()["status"] in ("QUEUED",
-                                                                                                    "RUNNING"):
-        assert time.monotonic() < deadline, "the job did not finish in 60 s"
+    eventually(lambda: client.get(f"/v1/jobs/{job.json()['requestId']}", params={"wait": 10}).json()["status"]
+               not in ("QUEUED", "RUNNING"), 60, 0, "the job finished")
 
 
 def test_every_panel_and_alert_quantity_has_data(client, new_api_key, prometheus):
@@ -51,7 +50,7 @@ def test_every_panel_and_alert_quantity_has_data(client, new_api_key, prometheus
     # A series' first sample has no rate: the second round moves every series Prometheus has seen.
     for _ in range(2):
         _drive_mixed_load(client, low_tier_key)
-        time.sleep(3)
+        wait_for_a_scrape(prometheus)
     # Alerts only return series while firing, so what is checked is the quantity each one compares,
     # which alerts.yaml records just before it.
     recorded = {rule["record"] for rule in rules() if "record" in rule}

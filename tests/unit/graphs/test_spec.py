@@ -87,9 +87,9 @@ def test_the_declared_graphs_of_serve_config_build():
     build_app(args)
 
 
-def test_the_readme_example_graph_builds():
-    readme = (REPO_ROOT / "README.md").read_text()
-    snippet = readme.split("A new ensemble over existing deployments")[1].split("```yaml")[1].split("```")[0]
+def test_the_docs_example_graph_builds():
+    page = (REPO_ROOT / "docs" / "graphs.md").read_text()
+    snippet = page.split("A new ensemble over existing deployments")[1].split("```yaml")[1].split("```")[0]
     args = _args(yaml.safe_load(snippet)["graphs"])
     assert "user_digest" in args.graphs
     build_app(args)
