@@ -11,12 +11,13 @@ import yaml
 
 from serve_app.common.settings import REPO_ROOT
 
-# Job timers of the test platform, process settings that every Ray worker inherits: retries 1, 2, 4, 8 and
-# 8 s apart (production: 10, 20, 40, 60, 60) and a dead consumer's job back after 10 + 8 + 5 s (production
-# 7 minutes). Production values where they are the point: tests/unit/serve_app/jobs/test_settings.py.
+# Job timers of the test platform, process settings that every Ray worker inherits: retries 2, 4, 8, 16 and
+# 30 s apart, 60 s in all, still longer than the LLM engine takes to come back here (about 50 s under load;
+# production: 10, 20, 40, 60 and 60 s), and a dead consumer's job back after 10 + 30 + 5 s (production 7
+# minutes). Production values where they are the point: tests/unit/serve_app/jobs/test_settings.py.
 JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "10", "PLATFORM_JOBS_DEFAULT_TIMEOUT_S": "10",
-           "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5", "PLATFORM_JOBS_RETRY_BACKOFF_S": "1",
-           "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "8", "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
+           "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5", "PLATFORM_JOBS_RETRY_BACKOFF_S": "2",
+           "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "30", "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
 # The job queue of one test run: its own name, so two runs (or a run beside `make run`) never share messages.
 QUEUE_PREFIX = "tests-jobs"
 # How long a request body may trickle in before the gate answers 408 (production 10 s).
@@ -64,6 +65,17 @@ FAULT_GRAPHS = {
         "s1": {"kind": "model", "deployment": "slow", "args": ["$input"]}, "s2": {"kind": "model", "deployment": "slow", "args": ["$input"]}}},
 }
 
+# The fleet: two Ingress replicas reading keys from Redis and sharing rate limits there, the low tier tight.
+FLEET_PER_MINUTE, FLEET_TOKENS, KEY_REFRESH_S = 60, 150, 1
+FLEET_INGRESS = {
+    "user_config": {"security": {"key_refresh_s": KEY_REFRESH_S, "rate_limits": {"on_store_error": "closed", "tiers": {
+        "high": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
+        "normal": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
+        "low": {"requests_per_second": 1000, "requests_per_minute": FLEET_PER_MINUTE,
+                "tokens_per_minute": FLEET_TOKENS}}}}},
+    "autoscaling_config": {"min_replicas": 2, "max_replicas": 2},
+    "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
+
 # A model added by one deployment file and one config entry; its module is found on the workers' PYTHONPATH.
 ADDED_MODELS = {"TextStats": {"import_path": "tests.integration.added_model.text_stats:TextStats",
                               "init_args": {"version": "2026-11"}}}
@@ -82,8 +94,8 @@ def deployment_entry(config: dict, name: str) -> dict:
 
 
 def platform_config(http_port: int, grpc_port: int) -> dict:
-    """serve_config.yaml on the given ports with the fault injectors, their graphs, the added model, flaky's
-    faults in its user_config (a test heals it live) and the short body deadline."""
+    """serve_config.yaml on the given ports with the fault injectors, their graphs, the added model, the
+    injectors' faults in their user_config (a test heals one live), the short body deadline, one Ingress."""
     config = copy.deepcopy(base_config())
     config["http_options"]["port"], config["grpc_options"]["port"] = http_port, grpc_port
     application = config["applications"][0]
@@ -92,7 +104,11 @@ def platform_config(http_port: int, grpc_port: int) -> dict:
     application["runtime_env"] = {"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}
     for name in ("flaky", "flaky_jobs"):
         application["deployments"].append({"name": name, "user_config": FAULTS[name]})
-    deployment_entry(config, "Ingress")["user_config"]["security"]["body_timeout_s"] = BODY_TIMEOUT_S
+    ingress = deployment_entry(config, "Ingress")
+    ingress["user_config"]["security"]["body_timeout_s"] = BODY_TIMEOUT_S
+    # One replica, whatever load earlier tests made: per-replica state (breakers, the semantic cache, graph
+    # stats) is then the platform's. The tests of two replicas ask for them (tests/conftest.py `fleet`).
+    ingress["autoscaling_config"].update(min_replicas=1, max_replicas=1)
     return config
 
 

@@ -106,25 +106,31 @@ def user_config_change(**changes) -> dict:
     return {"user_config": changes}
 
 
-@contextlib.contextmanager
-def reconfigured(platform: LocalPlatform, changes: dict[str, dict], base: Path | None = None) -> Iterator[Path]:
-    """Redeploy `base` (the platform's deployed config by default) with fields of some deployments replaced
-    ({"LLMServer": {"autoscaling_config": ...}}; a `user_config` is merged key by key); deploy `base` again on
-    exit. Only the deployments named change: a user_config is applied in place, other fields restart those
-    replicas alone. Yields the changed config's path, the base of a nested change."""
-    base = base or platform.session_dir / "serve_config.yaml"
+def changed_config(base: Path, changes: dict[str, dict]) -> Path:
+    """A copy of the config at `base` with fields of some deployments changed ({"LLMServer": {"user_config":
+    ...}}): a field that is a mapping on both sides (user_config, ray_actor_options, autoscaling_config) is
+    merged key by key, anything else replaced. Returns the new file's path, beside `base`."""
     config = yaml.safe_load(base.read_text())
     entries = {entry["name"]: entry for entry in config["applications"][0]["deployments"]}
     for name, fields in changes.items():
         entry = entries.get(name)
         if entry is None:
             config["applications"][0]["deployments"].append(entry := {"name": name})
-        merged = {**entry.get("user_config", {}), **fields.get("user_config", {})}
-        entry.update(fields)
-        if "user_config" in fields:
-            entry["user_config"] = merged
+        for field, value in fields.items():
+            old = entry.get(field)
+            entry[field] = {**old, **value} if isinstance(old, dict) and isinstance(value, dict) else value
     changed = base.with_name(f"{base.stem}.{uuid.uuid4().hex[:8]}.yaml")
     changed.write_text(yaml.safe_dump(config))
+    return changed
+
+
+@contextlib.contextmanager
+def reconfigured(platform: LocalPlatform, changes: dict[str, dict], base: Path | None = None) -> Iterator[Path]:
+    """The config at `base` (the platform's deployed one by default) deployed with `changes` (`changed_config`),
+    and `base` again on exit. Only the deployments named change: a user_config is applied in place, other
+    fields restart those replicas alone. Yields the changed config's path, the base of a nested change."""
+    base = base or platform.session_dir / "serve_config.yaml"
+    changed = changed_config(base, changes)
     # Engines are already loaded: a redeploy that is not RUNNING within minutes will not become so.
     deploy(platform, changed, timeout_s=180)
     try:

@@ -1,10 +1,12 @@
 """One platform for the whole run, started the way users start it (`python -m serve_app.ops.run`) on the test
 configuration (testkit/config.py): the fault injectors, the added model, short job timers. Tests that need
-another setting change only the deployments they need (testkit.platform.reconfigured); the tests that stop
-the platform (marker `stops_platform`) run last."""
+another setting change only the deployments they need (testkit.platform.reconfigured). Tests run in phases
+(`_phase`): those of one Ingress replica, then the fleet's, then a redeploy of the whole application, then the
+drain that stops the platform."""
 
 import asyncio
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,13 +15,25 @@ from ray import serve
 
 from serve_app.common.settings import APP_NAME, PlatformSettings
 from serve_app.keys import new_key, open_key_store
-from serve_app.ops.local_cluster import LocalPlatform
-from testkit.platform import RunningPlatform, running_platform
+from serve_app.keys.store import FileKeyStore, RedisKeyStore
+from serve_app.ops.local_cluster import LocalPlatform, deploy
+from testkit.config import FLEET_INGRESS
+from testkit.platform import RunningPlatform, changed_config, running_platform
 from testkit.polling import eventually
 
 
+def _phase(item) -> int:
+    """0: the test platform as configured; 1: changed to a fleet (`fleet` fixture), never changed back;
+    2: the whole application deployed again, the configuration as it started; 3: the platform stopped."""
+    if item.get_closest_marker("stops_platform"):
+        return 3
+    if item.get_closest_marker("restarts_platform"):
+        return 2
+    return 1 if "fleet" in item.fixturenames else 0
+
+
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.get_closest_marker("stops_platform") is not None)
+    items.sort(key=_phase)
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +50,25 @@ def running(tmp_path_factory) -> RunningPlatform:
 @pytest.fixture(scope="session")
 def platform(running) -> LocalPlatform:
     return running.platform
+
+
+@dataclass(frozen=True)
+class Fleet:
+    store: RedisKeyStore  # where its keys live
+    config: Path  # its deployed config, the base of a change
+
+
+@pytest.fixture(scope="session")
+def fleet(platform) -> Fleet:
+    """The Ingress as two replicas with keys in Redis (the admin key copied there), rate limits shared there
+    (testkit/config.py FLEET_INGRESS). Left so: the tests that use it run after every test of one replica."""
+    settings = PlatformSettings()
+    store = RedisKeyStore(settings.redis_url)
+    for record in FileKeyStore(settings.keys_file).all().values():
+        store.put(record)
+    config = changed_config(platform.session_dir / "serve_config.yaml", {"Ingress": FLEET_INGRESS})
+    deploy(platform, config, timeout_s=300)
+    return Fleet(store, config)
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def test_a_hung_node_times_out_without_blocking_others(graphs):
     hung, hung_s, fast, fast_s = asyncio.run(both())
     assert hung.status_code == 504 and hung.json()["title"] == "node_timeout"
     assert 0.3 <= hung_s < 2
-    assert fast.status_code == 200 and fast_s < 0.3  # answered while the other one hung
+    assert fast.status_code == 200 and fast_s < hung_s  # answered while the other one hung
 
 
 # HAProxy (the Makefile's ingress) keeps a request running at the replica when its client half-closes (a FIN):
@@ -146,10 +146,11 @@ def test_a_batch_that_runs_out_of_memory_is_retried_in_smaller_batches(graphs, c
         async with httpx.AsyncClient(base_url=http.base_url, headers=http.headers, timeout=30) as client:
             return await asyncio.gather(*(client.post("/v1/graphs/batched", json={"i": i}) for i in range(12)))
 
+    before = len(calls("oomy", "batch_sizes"))
     answers = asyncio.run(together())
     assert [a.status_code for a in answers] == [200] * 12
     assert [a.json()["i"] for a in answers] == list(range(12))
-    sizes = calls("oomy", "batch_sizes")
+    sizes = calls("oomy", "batch_sizes")[before:]  # this test's batches only
     assert max(sizes) > 2  # at least one batch ran out of memory and was split
     assert sum(size for size in sizes if size <= 2) == 12  # every request answered from a batch that fit
 

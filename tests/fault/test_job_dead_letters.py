@@ -12,9 +12,9 @@ def test_a_dead_letter_can_be_listed_and_requeued(platform, graphs):
     job_id = f"dead-{uuid.uuid4().hex[:10]}"
     # `failing_job` calls `flaky_jobs`, which answers 503 to every call: a transient failure, retried by Celery.
     assert http.post("/v1/jobs/failing_job", json={"x": 1}, headers={"X-Request-Id": job_id}).status_code == 202
-    # Six tries, 1, 2, 4, 8 and 8 s apart on the test platform (testkit/config.py JOB_ENV).
+    # Six tries, 2, 4, 8, 16 and 30 s apart on the test platform (testkit/config.py JOB_ENV).
     job = eventually(lambda: (job := http.get(f"/v1/jobs/{job_id}", params={"wait": 5}).json())["status"] == "FAILED"
-                     and job, 90, interval_s=0, what=f"{job_id} FAILED")
+                     and job, 120, interval_s=0, what=f"{job_id} FAILED")
     assert job["attempts"] == 6 and job["error"] == "injected_fault"  # max_retries 5: six tries in all
     letters = {letter["requestId"]: letter for letter in http.get("/v1/jobs/dead-letters").json()}
     assert job_id in letters and "injected" in letters[job_id]["error"]

@@ -7,39 +7,14 @@ import json
 import time
 
 import httpx
-import pytest
 
-from serve_app.common.settings import PlatformSettings
 from serve_app.keys import new_key
-from serve_app.keys.store import FileKeyStore, RedisKeyStore
-from testkit.platform import reconfigured, user_config_change
+from serve_app.keys.store import RedisKeyStore
+from testkit.config import FLEET_PER_MINUTE, FLEET_TOKENS, KEY_REFRESH_S
 from testkit.polling import eventually
 from tests.integration.replica_logs import log_lines_with
 
-PER_MINUTE, TOKENS, KEY_REFRESH_S = 60, 150, 1
-LOW = {"requests_per_second": 1000, "requests_per_minute": PER_MINUTE, "tokens_per_minute": TOKENS}
-SECURITY = {"rate_limits": {"on_store_error": "closed", "tiers": {
-    "high": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
-    "normal": {"requests_per_second": 1000, "requests_per_minute": 60000, "tokens_per_minute": 1000000},
-    "low": LOW}}, "key_refresh_s": KEY_REFRESH_S}
-
-
-@pytest.fixture(scope="module")
-def fleet(platform):
-    """The Ingress as two replicas, keys in Redis; the admin key is copied there."""
-    settings = PlatformSettings()
-    store = RedisKeyStore(settings.redis_url)
-    for record in FileKeyStore(settings.keys_file).all().values():
-        store.put(record)
-    ingress = {**user_config_change(security=SECURITY),
-               "autoscaling_config": {"min_replicas": 2, "max_replicas": 2, "target_ongoing_requests": 32},
-               "ray_actor_options": {"num_cpus": 0.1, "runtime_env": {"env_vars": {"PLATFORM_KEY_STORE": "redis"}}}}
-    # Left at two replicas, the Ingress would keep both until its downscale delay passed, and the tests
-    # after this module (a per-replica semantic cache) would see two: the way out goes through one.
-    single = {"autoscaling_config": {"min_replicas": 1, "max_replicas": 1, "target_ongoing_requests": 32}}
-    with reconfigured(platform, {"Ingress": single}) as config, \
-            reconfigured(platform, {"Ingress": ingress}, base=config):
-        yield store
+PER_MINUTE, TOKENS = FLEET_PER_MINUTE, FLEET_TOKENS
 
 
 def low_key(store: RedisKeyStore, tenant: str) -> tuple[str, str]:
@@ -60,7 +35,7 @@ async def burst(base_url: str, key: str, count: int, tag: str) -> list[int]:
 
 
 def test_a_burst_over_two_replicas_is_admitted_up_to_the_limit(platform, fleet):
-    key, _ = low_key(fleet, "burst")
+    key, _ = low_key(fleet.store, "burst")
     time.sleep(KEY_REFRESH_S * 1.5)  # waited out: both replicas' key tables refreshed (a probe would spend the limit)
     statuses = asyncio.run(burst(platform.base_url, key, 100, "burst"))
     admitted, refused, unavailable = statuses.count(200), statuses.count(429), statuses.count(503)
@@ -76,10 +51,10 @@ def test_a_burst_over_two_replicas_is_admitted_up_to_the_limit(platform, fleet):
 
 
 def test_a_revoked_key_stops_on_both_replicas_within_seconds(platform, fleet):
-    key, key_id = low_key(fleet, "revoked")
+    key, key_id = low_key(fleet.store, "revoked")
     with httpx.Client(base_url=platform.base_url, headers={"X-API-Key": key}, timeout=30) as http:
         eventually(lambda: http.get("/").status_code == 200, 5, 0.2, "the new key accepted")
-        assert fleet.revoke(key_id)
+        assert fleet.store.revoke(key_id)
         revoked_at = time.monotonic()
         eventually(lambda: all(http.get("/").status_code == 401 for _ in range(10)), 5, 0.2,
                    "every replica refusing the revoked key")
@@ -88,7 +63,7 @@ def test_a_revoked_key_stops_on_both_replicas_within_seconds(platform, fleet):
 
 
 def test_streamed_chats_spend_the_keys_tokens(platform, fleet):
-    key, _ = low_key(fleet, "tokens")
+    key, _ = low_key(fleet.store, "tokens")
     time.sleep(KEY_REFRESH_S * 1.5)  # waited out: both replicas know the key
     body = {"model": "tiny-llama", "messages": [{"role": "user", "content": "Tell me about Seoul."}],
             "max_tokens": 32, "stream": True, "ignore_eos": True, "stream_options": {"include_usage": True}}

@@ -193,6 +193,9 @@ def test_job_metrics_reach_prometheus(client):
     port = ray.nodes()[0]["MetricsExportPort"]
     wanted = ("ray_jobs_submitted_total", "ray_jobs_finished_total", "ray_jobs_queue_wait_seconds_count",
               "ray_jobs_run_seconds_count", "ray_jobs_queue_depth")
-    text = eventually(lambda: (page := httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
-                      if all(name in page for name in wanted) else None, 30, interval_s=0.5, what=str(wanted))
+    def page_with_every_metric() -> str | None:
+        page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return page if all(name in page for name in wanted) else None
+
+    text = eventually(page_with_every_metric, 30, interval_s=0.5, what=str(wanted))
     assert 'status="SUCCEEDED"' in text and 'tier="normal"' in text

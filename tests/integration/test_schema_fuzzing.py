@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from serve_app.security.families import OPEN, route_family
+from testkit.config import FAULT_GRAPHS
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance"
@@ -20,6 +21,8 @@ def test_fuzzing_with_a_key_finds_no_server_error_and_nothing_undocumented(platf
         [str(schemathesis), "--config-file", str(CONFIG), "run", f"{platform.base_url}/openapi.json",
          "-H", f"Authorization: Bearer {platform.api_key}", "--checks", CHECKS, "--max-examples", "8",
          "--phases", "examples,coverage,fuzzing", "--seed", "1", "--workers", "2",
+         # The test platform's fault graphs fail, hang or slow down by design (testkit/config.py).
+         "--exclude-path-regex", f"^/v1/graphs/({'|'.join(FAULT_GRAPHS)})$",
          "--report", "junit", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=540)
     summary = run.stdout[run.stdout.rfind("SUMMARY"):]

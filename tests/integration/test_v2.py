@@ -1,5 +1,6 @@
 """The KServe V2 protocol through the official `tritonclient.http` client, against the deployed platform."""
 
+import ast
 import json
 
 import httpx
@@ -151,9 +152,9 @@ def test_wrong_byte_size_is_400_with_a_v2_error(platform):
 
 def test_unknown_model_is_404(triton_client, client):
     assert not triton_client.is_model_ready("resnet")
-    assert client.get("/v2/models/resnet/ready").json() == {"error": "unknown model 'resnet'; the models are "
-                                                          "['caption', 'classify', 'preprocess', 'ranker', 'recommend', 'recommend_explain', "
-                                                          "'review_analysis', 'use-multilingual-v3', 'vision']"}
+    error = client.get("/v2/models/resnet/ready").json()["error"]
+    named = ast.literal_eval(error.removeprefix("unknown model 'resnet'; the models are "))
+    assert named == sorted(named) and {"classify", "recommend", "vision", "ranker", "preprocess"} <= set(named)
     for call in (lambda: triton_client.get_model_metadata("resnet"),
                  lambda: triton_client.infer("resnet", [tensor("IMAGE", IMAGES)])):
         with pytest.raises(InferenceServerException) as raised:
