@@ -40,9 +40,9 @@ run: setup redis artifacts keys
 test: setup triton-setup redis prometheus artifacts keys
 	$(BIN)/python -m testkit.lanes
 
-# The inner loop: unit tests only, no Ray.
+# The inner loop: unit tests only, no Ray (the slow ones, such as the reference Triton server, left out).
 test-fast: setup redis artifacts
-	$(BIN)/python -m pytest tests/unit -q
+	$(BIN)/python -m pytest tests/unit -q -m "not slow"
 
 setup: $(VENV)/.installed
 

@@ -14,8 +14,7 @@ import numpy as np
 from deployments.backends.text_encoders import TEXT_ENCODERS
 from deployments.embedder import Embedder
 from testkit.results import RESULTS, markdown_table, write_results
-from testkit.similarity_pairs import (KINDS, MIN_PRECISION, NAMED, SAME_KINDS, Pair, pairs, precision_recall,
-                                     scores)
+from testkit.similarity_pairs import KINDS, MIN_PRECISION, NAMED, SAME_KINDS, Pair, pairs, precision_recall, scores
 
 PER_KIND, LANGUAGES, CHOSEN_MODEL = 500, ("ko", "en"), "use-multilingual-v3"
 # Coarse where no cache would go, fine where the choice is made.

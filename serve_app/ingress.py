@@ -13,26 +13,26 @@ from ray.serve.handle import DeploymentHandle
 from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
+from serve_app.hosted_models import HostedModel
 from serve_app.http.drain_gate import DrainGate, HeldWork
 from serve_app.http.graph_body import graph_body
 from serve_app.http.graph_openapi import document_graphs
-from serve_app.hosted_models import HostedModel
-from serve_app.llm.infer_api import router as infer_router
+from serve_app.http.problems import install_problem_handlers
 from serve_app.jobs.model import JobOutcome
 from serve_app.jobs.prefer import RespondAsync
 from serve_app.jobs.replay import replay
 from serve_app.jobs.router import router as jobs_router
 from serve_app.jobs.service import JobService
 from serve_app.jobs.settings import JobSettings
-from serve_app.llm.service import LLMService
+from serve_app.llm.infer_api import router as infer_router
 from serve_app.llm.openai_api.router import router as openai_router
-from serve_app.http.problems import install_problem_handlers
+from serve_app.llm.semantic_cache import SemanticCacheConfig
+from serve_app.llm.service import LLMService
 from serve_app.readiness import Liveness, host_models, not_live, readiness
 from serve_app.security.caller import Caller, act_for
 from serve_app.security.config import SecurityConfig
 from serve_app.security.gate import Gate, Guard
 from serve_app.security.openapi import document_security
-from serve_app.llm.semantic_cache import SemanticCacheConfig
 from serve_app.v2.grpc_service import GRPCInferenceService
 from serve_app.v2.models import ModelRepository
 from serve_app.v2.router import router as v2_router

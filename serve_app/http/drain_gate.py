@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from ray import serve
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from serve_app.ops.drain import DrainWatch
 from serve_app.common.errors import Draining
 from serve_app.http.problems import problem_response
+from serve_app.ops.drain import DrainWatch
 from serve_app.security.families import route_family
 
 

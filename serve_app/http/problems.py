@@ -7,11 +7,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.exceptions import HTTPException
 from ray.serve.context import _get_serve_request_context
+from starlette.exceptions import HTTPException
 
-from serve_app.common.errors import (InvalidRequest, MalformedJson, PlatformError, UnsupportedMediaType,
-                                     ValidationFailed, as_platform_error)
+from serve_app.common.errors import (
+    InvalidRequest,
+    MalformedJson,
+    PlatformError,
+    UnsupportedMediaType,
+    ValidationFailed,
+    as_platform_error,
+)
 from serve_app.common.input_limits import valid_request_id
 
 logger = logging.getLogger("ray.serve")

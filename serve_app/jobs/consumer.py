@@ -17,7 +17,6 @@ from ray.serve.context import _set_request_context
 from ray.serve.handle import DeploymentHandle
 from ray.serve.task_consumer import task_consumer, task_handler
 
-from serve_app.ops.drain import DrainWatch
 from serve_app.common.errors import JobStoreUnavailable, as_platform_error, is_retryable, status_of
 from serve_app.common.settings import PlatformSettings
 from serve_app.jobs.metrics import job_metrics
@@ -25,6 +24,7 @@ from serve_app.jobs.model import Job, JobOutcome
 from serve_app.jobs.queue import JobQueue
 from serve_app.jobs.settings import RUN_JOB, JobSettings, task_processor_config
 from serve_app.jobs.store import JobStore
+from serve_app.ops.drain import DrainWatch
 
 logger = logging.getLogger("ray.serve")
 # How often a running job's consumer renews its lease and looks for a cancel or its deadline.

@@ -9,9 +9,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.common.errors import MalformedJson, PlatformError, ValidationFailed, as_platform_error
 from serve_app.common.tiers import Tier
+from serve_app.http.problems import problem_response
 from serve_app.jobs.model import JobRequest
 from serve_app.jobs.router import job_id, submit
-from serve_app.http.problems import problem_response
 
 # Routes that are asynchronous already, and so take no preference.
 _JOB_ROUTES = ("/v1/inference", "/v1/jobs")

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from serve_app.common.errors import UnknownModel, ValidationFailed
 from serve_app.common.generation import MaxTokens, Temperature, TopP, UserText
 from serve_app.common.tiers import Tier, capped
+from serve_app.http.problems import S0_TAG, current_request_id
 from serve_app.jobs.batch import MAX_BATCH_ID, MAX_ITEMS, check_items, submit_batch, view_batch
 from serve_app.jobs.model import BatchView, JobRequest, JobView, normalize_id
 from serve_app.jobs.service import JobService, Refused
-from serve_app.http.problems import S0_TAG, current_request_id
 from serve_app.security.caller import ANONYMOUS, current_caller
 
 router = APIRouter(tags=["jobs"])

@@ -13,6 +13,7 @@ __all__ = ["PRIORITY", "RUN_JOB", "TIERS", "JobSettings", "task_processor_config
 # Celery's Redis transport keeps one list per priority step (0, 3, 6, 9) and pops the lowest number first.
 PRIORITY = {"high": 0, "normal": 3, "low": 6}
 RUN_JOB = "run_job"
+RESTORE_SWEEP_S = 5
 
 
 class JobSettings(BaseSettings):
@@ -64,7 +65,11 @@ def task_processor_config(settings: JobSettings | None = None) -> TaskProcessorC
     adapter = CeleryAdapterConfig(
         broker_url=redis_url, backend_url=redis_url,
         # Celery's own list separator and priority steps, which Ray's queue-length autoscaler assumes too.
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        # A dead consumer's jobs come back once their visibility timeout passed, at the next sweep of the
+        # transport's unacknowledged messages: every RESTORE_SWEEP_S here (kombu's default, 10 s x every 10th
+        # call, added up to 100 s more).
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s,
+                                  "unacked_restore_interval": RESTORE_SWEEP_S, "unacked_restore_throttle": 1},
         # One job taken at a time per free thread, so a high job is not stuck behind prefetched low ones.
         app_custom_config={"worker_prefetch_multiplier": 1, "result_expires": int(settings.ttl_s),
                            "broker_connection_retry_on_startup": True, "worker_hijack_root_logger": False},

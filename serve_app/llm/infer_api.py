@@ -6,10 +6,20 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serve_app.common.generation import (ChatMessage, Choices, GenerationRequest, MaxTokens, SamplingOptions,
-                                         StreamEvent, Temperature, TopP, UserText, within_completion_budget)
-from serve_app.llm.service import SOURCE_HEADER, LLMService
+from serve_app.common.generation import (
+    ChatMessage,
+    Choices,
+    GenerationRequest,
+    MaxTokens,
+    SamplingOptions,
+    StreamEvent,
+    Temperature,
+    TopP,
+    UserText,
+    within_completion_budget,
+)
 from serve_app.http.sse import HEADERS, STREAMED, sse_stream
+from serve_app.llm.service import SOURCE_HEADER, LLMService
 
 router = APIRouter(tags=["s1"])
 

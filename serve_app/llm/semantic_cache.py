@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-
 # Sentence punctuation, asked or not, does not change the request; an operator between numbers ("3+4") does.
 _PUNCTUATION = re.compile(r"[?!.,~…？！。、]+")
 _NUMBER = re.compile(r"\d+")

@@ -12,11 +12,11 @@ from ray.serve.metrics import Counter
 from serve_app.common.errors import ModelUnavailable, as_platform_error
 from serve_app.common.generation import Completion, Delta, GenerationRequest, StreamEvent, Usage
 from serve_app.common.model_metadata import ModelMetadata
-from serve_app.security.caller import charge_tokens
-from serve_app.llm.semantic_cache import SemanticCache, SemanticCacheConfig, cache_text, numbers_in
 from serve_app.common.settings import LLMSettings
 from serve_app.common.text_preprocessing import preprocess_text
+from serve_app.llm.semantic_cache import SemanticCache, SemanticCacheConfig, cache_text, numbers_in
 from serve_app.readiness import Liveness
+from serve_app.security.caller import charge_tokens
 
 logger = logging.getLogger("ray.serve")
 # Response header naming where a completion came from: engine, cache or fallback.

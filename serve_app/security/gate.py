@@ -8,12 +8,18 @@ from collections.abc import Awaitable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from serve_app.common.errors import (Forbidden, HeadersTooLarge, PlatformError, RateLimited, Unauthenticated,
-                                     as_platform_error)
+from serve_app.common.errors import (
+    Forbidden,
+    HeadersTooLarge,
+    PlatformError,
+    RateLimited,
+    Unauthenticated,
+    as_platform_error,
+)
 from serve_app.common.input_limits import check_request_id, set_input_limits
 from serve_app.common.settings import PlatformSettings
-from serve_app.keys import open_key_store
 from serve_app.http.problems import is_json, problem_response
+from serve_app.keys import open_key_store
 from serve_app.security.body import ClientGone, check_json_depth, read_body, replaying
 from serve_app.security.caller import ANONYMOUS, CURRENT, Caller, TenantTag
 from serve_app.security.config import SecurityConfig

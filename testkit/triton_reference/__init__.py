@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 
-from testkit.processes import running_process
-from serve_app.ops.local_cluster import free_port
 from serve_app.common.settings import REPO_ROOT
+from serve_app.ops.local_cluster import free_port
+from testkit.processes import running_process
 
 TRITON_PYTHON = REPO_ROOT / ".venv-triton" / "bin" / "python"
 

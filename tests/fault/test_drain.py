@@ -19,7 +19,7 @@ from testkit.platform import DRAIN_TIMEOUT_S
 from testkit.polling import eventually
 
 pytestmark = [pytest.mark.fault, pytest.mark.stops_platform]
-CHAT = {"model": "tiny-llama", "messages": [{"role": "user", "content": "Describe Seoul."}], "max_tokens": 160,
+CHAT = {"model": "tiny-llama", "messages": [{"role": "user", "content": "Describe Seoul."}], "max_tokens": 96,
         "ignore_eos": True}
 
 
@@ -37,7 +37,7 @@ def stream_chat(http: httpx.Client, started: threading.Event, result: dict) -> N
 def test_sigterm_drains_then_exits(running):
     process, queue = running.process, running.queue
     http = httpx.Client(base_url=running.platform.base_url, headers=running.platform.headers, timeout=120)
-    jobs = [f"drain-{uuid.uuid4().hex[:10]}" for _ in range(12)]
+    jobs = [f"drain-{uuid.uuid4().hex[:10]}" for _ in range(8)]
     for job_id in jobs:
         body = {"prompt": "Review Seoul Garden.", "model": "tiny-llama", "max_tokens": 64, "ignore_eos": True}
         assert http.post("/v1/inference", json=body, headers={"X-Request-Id": job_id}).status_code == 202

@@ -13,10 +13,10 @@ import ray
 from ray import serve
 from ray.util.state import list_actors
 
-from testkit.faults import redis_down
-from testkit.polling import NotYet, eventually
 from serve_app.common.settings import APP_NAME
 from serve_app.ops.local_cluster import deploy
+from testkit.faults import redis_down
+from testkit.polling import NotYet, eventually
 
 pytestmark = pytest.mark.fault
 MEDIUM = {"max_tokens": 48, "ignore_eos": True}

@@ -5,8 +5,13 @@ import httpx
 import pytest
 
 from testkit.polling import eventually
-from tests.integration.prometheus_server import (panel_queries, query, running_prometheus, wait_for_a_scrape,
-                                                 without_data)
+from tests.integration.prometheus_server import (
+    panel_queries,
+    query,
+    running_prometheus,
+    wait_for_a_scrape,
+    without_data,
+)
 
 pytestmark = pytest.mark.fault
 FAULT_PANELS = {"Shadow agreement", "Retries and fallbacks per node", "Circuit breaker state"}

@@ -8,8 +8,14 @@ import pytest
 
 from serve_app.common.shapes import shape_png
 from testkit.polling import eventually
-from tests.integration.prometheus_server import (panel_queries, query, rules, running_prometheus, wait_for_a_scrape,
-                                                 without_data)
+from tests.integration.prometheus_server import (
+    panel_queries,
+    query,
+    rules,
+    running_prometheus,
+    wait_for_a_scrape,
+    without_data,
+)
 
 # The shipped graphs have no shadow and nothing in them fails: these panels are proven with injected
 # faults, in tests/fault/test_monitoring_faults.py.

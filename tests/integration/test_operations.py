@@ -8,8 +8,8 @@ import yaml
 
 from serve_app import readiness
 from serve_app.app import serve_config_args
-from serve_app.common.shapes import shape_png
 from serve_app.common.settings import APP_NAME
+from serve_app.common.shapes import shape_png
 from testkit.platform import serve_cli
 from tests.integration.replica_logs import log_lines_with
 

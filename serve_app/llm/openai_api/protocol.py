@@ -6,8 +6,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from serve_app.common.generation import (ChatMessage, Choices, MaxTokens, SamplingOptions, Stop, Temperature, Text,
-                                         Texts, TopP, within_completion_budget)
+from serve_app.common.generation import (
+    ChatMessage,
+    Choices,
+    MaxTokens,
+    SamplingOptions,
+    Stop,
+    Temperature,
+    Text,
+    Texts,
+    TopP,
+    within_completion_budget,
+)
 
 
 class StreamOptions(BaseModel):

@@ -5,13 +5,21 @@ from fastapi.responses import StreamingResponse
 
 from serve_app.common.errors import InvalidRequest, UnknownModel
 from serve_app.common.generation import GenerationRequest
-from serve_app.llm.service import SOURCE_HEADER, LLMService
 from serve_app.http.problems import OPENAI_TAG
-from serve_app.llm.openai_api.protocol import (ChatCompletion, ChatCompletionRequest, CompletionRequest,
-                                           EmbeddingList, EmbeddingRequest, ModelCard, ModelList, TextCompletion)
-from serve_app.http.sse import HEADERS as SSE_HEADERS, STREAMED
-from serve_app.llm.openai_api.serving import (chat_completion, chat_stream, embedding_list, text_completion,
-                                          text_stream)
+from serve_app.http.sse import HEADERS as SSE_HEADERS
+from serve_app.http.sse import STREAMED
+from serve_app.llm.openai_api.protocol import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    CompletionRequest,
+    EmbeddingList,
+    EmbeddingRequest,
+    ModelCard,
+    ModelList,
+    TextCompletion,
+)
+from serve_app.llm.openai_api.serving import chat_completion, chat_stream, embedding_list, text_completion, text_stream
+from serve_app.llm.service import SOURCE_HEADER, LLMService
 
 router = APIRouter(tags=[OPENAI_TAG])
 

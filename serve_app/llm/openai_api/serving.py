@@ -8,9 +8,19 @@ from pydantic import BaseModel
 
 from serve_app.common.generation import ChatMessage, Completion, Delta, StreamEvent, Usage
 from serve_app.http.sse import sse_stream
-from serve_app.llm.openai_api.protocol import (ChatChoice, ChatChunkChoice, ChatCompletion, ChatCompletionChunk,
-                                           ChatDelta, Embedding, EmbeddingList, ResponseHeader, TextChoice,
-                                           TextCompletion, UsageInfo)
+from serve_app.llm.openai_api.protocol import (
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatDelta,
+    Embedding,
+    EmbeddingList,
+    ResponseHeader,
+    TextChoice,
+    TextCompletion,
+    UsageInfo,
+)
 
 
 def usage_info(usage: Usage) -> UsageInfo:

@@ -4,9 +4,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from serve_app.app import PlatformArgs, build_app, serve_config_args
 from graphs.input_schema import InputField, input_model
 from graphs.spec import GraphSpec, ModelNode
+from serve_app.app import PlatformArgs, build_app, serve_config_args
 from serve_app.common.settings import REPO_ROOT
 
 ECHO = {"kind": "function", "function": "constant", "args": [1]}

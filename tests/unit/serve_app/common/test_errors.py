@@ -6,10 +6,22 @@ import pytest
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 
+from serve_app.common.errors import (
+    CircuitOpen,
+    ConcurrencyLimitReached,
+    InferenceTimeout,
+    InvalidRequest,
+    ModelUnavailable,
+    NodeTimeout,
+    OutOfMemory,
+    PlatformError,
+    UnknownModel,
+    ValidationFailed,
+    as_platform_error,
+    is_oom,
+    is_retryable,
+)
 from testkit.fault_injector import InjectedFault
-from serve_app.common.errors import (CircuitOpen, ConcurrencyLimitReached, InferenceTimeout, InvalidRequest,
-                                     ModelUnavailable, NodeTimeout, OutOfMemory, PlatformError, UnknownModel,
-                                     ValidationFailed, as_platform_error, is_oom, is_retryable)
 
 
 class OutOfMemoryError(RuntimeError):

@@ -28,3 +28,6 @@ def test_a_taken_job_comes_back_only_after_its_longest_run_and_retry_wait(produc
     visibility = config.adapter_config.broker_transport_options["visibility_timeout"]
     assert visibility == production.visibility_timeout_s == 300 + 60 + 60
     assert visibility > production.max_timeout_s + production.retry_backoff_max_s
+    # ... and then soon: every sweep of the transport looks (kombu's default looked every 100 s).
+    options = config.adapter_config.broker_transport_options
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 5

@@ -3,8 +3,13 @@
 import pytest
 
 from deployments.llm_engine import engine_error
-from serve_app.common.errors import (ConcurrencyLimitReached, InferenceFailed, InferenceTimeout, InvalidRequest,
-                              OutOfMemory)
+from serve_app.common.errors import (
+    ConcurrencyLimitReached,
+    InferenceFailed,
+    InferenceTimeout,
+    InvalidRequest,
+    OutOfMemory,
+)
 from serve_app.common.generation import GenerationRequest, SamplingOptions
 from serve_app.llm.service import LLMService
 
@@ -28,8 +33,8 @@ def test_engine_errors_map_to_s1_statuses_and_messages(error, kind, status, deta
 
 
 def _service(**settings) -> LLMService:
-    from serve_app.llm.semantic_cache import SemanticCacheConfig
     from serve_app.common.settings import LLMSettings
+    from serve_app.llm.semantic_cache import SemanticCacheConfig
 
     service = LLMService.__new__(LLMService)  # no handles or metrics: only the pure parts are under test
     service.configure(LLMSettings(**settings), SemanticCacheConfig())

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 
 from serve_app.common import input_limits as limits_module
 from serve_app.common.input_limits import InputLimits
+from serve_app.http.problems import install_problem_handlers
 from serve_app.llm.infer_api import InferRequest
 from serve_app.llm.infer_api import router as s1_router
 from serve_app.llm.openai_api.protocol import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from serve_app.llm.openai_api.router import router as openai_router
-from serve_app.http.problems import install_problem_handlers
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 COMPLETION = {"model": "m", "prompt": "hi"}

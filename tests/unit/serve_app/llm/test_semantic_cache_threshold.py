@@ -7,10 +7,10 @@ import json
 import numpy as np
 import yaml
 
-from testkit.results import RESULTS
-from testkit.similarity_pairs import MIN_PRECISION, NAMED, Pair, pairs, precision_recall, scores
 from serve_app.common.settings import REPO_ROOT
 from serve_app.llm.semantic_cache import SemanticCacheConfig
+from testkit.results import RESULTS
+from testkit.similarity_pairs import MIN_PRECISION, NAMED, Pair, pairs, precision_recall, scores
 
 THRESHOLD = SemanticCacheConfig().similarity_threshold
 KOREAN = pairs("ko")

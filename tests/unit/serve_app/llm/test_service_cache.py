@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from serve_app.common.generation import Completion, GenerationRequest, SamplingOptions, Usage
 from serve_app.common.model_metadata import ModelMetadata
 from serve_app.common.settings import LLMSettings
-from serve_app.llm.service import LLMService
 from serve_app.llm.semantic_cache import SemanticCacheConfig, cache_text, numbers_in
+from serve_app.llm.service import LLMService
 from tests.unit.fakes import FakeHandle
 
 GREEDY = SamplingOptions(temperature=0, max_tokens=8)

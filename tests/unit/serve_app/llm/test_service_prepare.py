@@ -6,8 +6,8 @@ import threading
 
 from serve_app.common.generation import Completion, GenerationRequest, StreamEvent, Usage
 from serve_app.common.settings import LLMSettings
-from serve_app.llm.service import LLMService
 from serve_app.llm.semantic_cache import SemanticCacheConfig
+from serve_app.llm.service import LLMService
 from tests.unit.fakes import FakeHandle
 
 COMPLETION = Completion(texts=["ok"], finish_reasons=["stop"], usage=Usage(prompt_tokens=1, completion_tokens=1))

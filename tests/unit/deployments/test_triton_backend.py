@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from testkit.triton_reference import running_triton
 from deployments.dali_preprocessor import DaliPreprocessor
 from deployments.vision_classifier import VisionClassifier
 from serve_app.artifacts import ArtifactLayout
-from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
 from serve_app.common.errors import ModelUnavailable
+from serve_app.common.shapes import SHAPE_LABELS, draw_shape, encode
+from testkit.triton_reference import running_triton
 
 
 @pytest.mark.slow
