@@ -12,13 +12,14 @@ import yaml
 from serve_app.common.settings import REPO_ROOT
 
 # Job timers of the test platform, process settings that every Ray worker inherits: a job may run 30 s
-# (production 60 s, long enough to wait out an Ingress restart); retries 2, 4, 8, 16 and 30 s apart, 60 s in
-# all, longer than the LLM engine takes to come back under load here (about 50 s; production 10, 20, 40, 60
-# and 60 s); a dead consumer's job back after 30 + 30 + 5 s (production 7 minutes). Production values where
-# they are the point: tests/unit/serve_app/jobs/test_settings.py.
+# (production 60 s; long enough to wait out an Ingress restart); eight retries 2, 4, 8 and then 10 s apart,
+# 64 s in all, longer than the LLM engine takes to come back under load here (about 50 s; production: five
+# retries, 10, 20, 40, 60 and 60 s); a dead consumer's job back after 30 + 10 + 5 s (production 7 minutes).
+# Production values where they are the point: tests/unit/serve_app/jobs/test_settings.py.
 JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_DEFAULT_TIMEOUT_S": "30",
-           "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5", "PLATFORM_JOBS_RETRY_BACKOFF_S": "2",
-           "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "30", "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
+           "PLATFORM_JOBS_REDELIVERY_MARGIN_S": "5", "PLATFORM_JOBS_MAX_RETRIES": "8",
+           "PLATFORM_JOBS_RETRY_BACKOFF_S": "2", "PLATFORM_JOBS_RETRY_BACKOFF_MAX_S": "10",
+           "PLATFORM_JOBS_ACQUIRE_TIMEOUT_S": "3"}
 # The job queue of one test run: its own name, so two runs (or a run beside `make run`) never share messages.
 QUEUE_PREFIX = "tests-jobs"
 # How long a request body may trickle in before the gate answers 408 (production 10 s).

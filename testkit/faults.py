@@ -5,7 +5,7 @@ the slowest failure, the time until every request succeeds again, and jobs lost 
 fault; every one must end SUCCEEDED).
 
 The fault library: `python -m benchmarks.faults` runs these faults on a platform of its own and writes
-benchmarks/results/faults.{json,md}; tests/fault/test_faults_under_load.py runs them on the test platform and
+benchmarks/results/faults.{json,md}; tests/fault/test_load_with_faults.py runs them on the test platform and
 holds each to BUDGETS."""
 
 import base64

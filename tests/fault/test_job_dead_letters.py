@@ -1,21 +1,19 @@
 """A job whose graph keeps failing transiently is retried with backoff, then dead-lettered; an operator
 lists it, heals the cause and requeues it, and it succeeds."""
 
-import uuid
-
+from testkit.config import JOB_ENV
 from testkit.platform import reconfigured
 from testkit.polling import eventually
 
+TRIES = int(JOB_ENV["PLATFORM_JOBS_MAX_RETRIES"]) + 1
 
-def test_a_dead_letter_can_be_listed_and_requeued(platform, graphs):
+
+def test_a_dead_letter_can_be_listed_and_requeued(platform, graphs, failing_job):
     http, config = graphs
-    job_id = f"dead-{uuid.uuid4().hex[:10]}"
-    # `failing_job` calls `flaky_jobs`, which answers 503 to every call: a transient failure, retried by Celery.
-    assert http.post("/v1/jobs/failing_job", json={"x": 1}, headers={"X-Request-Id": job_id}).status_code == 202
-    # Six tries, 2, 4, 8, 16 and 30 s apart on the test platform (testkit/config.py JOB_ENV).
+    job_id = failing_job  # submitted when the fault tests began (tests/fault/conftest.py)
     job = eventually(lambda: (job := http.get(f"/v1/jobs/{job_id}", params={"wait": 5}).json())["status"] == "FAILED"
                      and job, 120, interval_s=0, what=f"{job_id} FAILED")
-    assert job["attempts"] == 6 and job["error"] == "injected_fault"  # max_retries 5: six tries in all
+    assert job["attempts"] == TRIES and job["error"] == "injected_fault"
     letters = {letter["requestId"]: letter for letter in http.get("/v1/jobs/dead-letters").json()}
     assert job_id in letters and "injected" in letters[job_id]["error"]
     with reconfigured(platform, {"flaky_jobs": {"user_config": {"error_rate": 0.0}}}, base=config):
