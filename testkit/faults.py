@@ -29,6 +29,7 @@ from serve_app.common.settings import PlatformSettings
 from serve_app.common.shapes import shape_png
 from serve_app.ops.local_cluster import LocalPlatform, wait_ready
 from testkit.loadgen import percentile
+from testkit.polling import NotYet, eventually
 from testkit.results import markdown_table
 
 CALLS = {
@@ -162,8 +163,7 @@ def redis_down() -> Iterator[None]:
     store = redis.Redis.from_url(PlatformSettings().redis_url)
     settings = {key: store.config_get(key)[key] for key in ("port", "dir", "logfile", "bind")}
     store.config_set("appendonly", "yes")  # as `make redis` starts it: every write logged before shutdown
-    while store.info("persistence")["aof_rewrite_in_progress"]:
-        time.sleep(0.1)
+    eventually(lambda: not store.info("persistence")["aof_rewrite_in_progress"], 60, 0.1, "the AOF rewritten")
     try:
         store.shutdown()
     except redis.ConnectionError:
@@ -174,13 +174,7 @@ def redis_down() -> Iterator[None]:
         subprocess.run(["redis-server", "--port", settings["port"], "--bind", settings["bind"] or "127.0.0.1",
                         "--dir", settings["dir"], "--logfile", settings["logfile"], "--appendonly", "yes",
                         "--daemonize", "yes"], check=True)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                store.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.2)
+        eventually(store.ping, 10, 0.2, "Redis answering again")
 
 
 def _redis_down_for(seconds: float) -> None:
@@ -209,16 +203,19 @@ def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
 
 
 def _jobs_lost(http: httpx.Client, ids: list[str], wait_s: float = 240) -> int:
-    deadline, done = time.monotonic() + wait_s, {}
-    while len(done) < len(ids) and time.monotonic() < deadline:
+    """Jobs that did not end SUCCEEDED within `wait_s` (a job still QUEUED or RUNNING by then counts as lost)."""
+    done: dict[str, str] = {}
+
+    def all_ended() -> bool:
         for job_id in set(ids) - set(done):
-            try:
-                status = http.get(f"/v1/inference/{job_id}").json().get("status")
-            except (httpx.TransportError, ValueError):
-                continue
-            if status not in ("QUEUED", "RUNNING", None):
-                done[job_id] = status
-        time.sleep(0.5)
+            with contextlib.suppress(httpx.TransportError, ValueError):  # the platform is coming back
+                if (status := http.get(f"/v1/inference/{job_id}").json().get("status")) not in ("QUEUED", "RUNNING",
+                                                                                                None):
+                    done[job_id] = status
+        return len(done) == len(ids)
+
+    with contextlib.suppress(NotYet):
+        eventually(all_ended, wait_s, 0.5)
     return sum(done.get(job_id) != "SUCCEEDED" for job_id in ids)
 
 

@@ -16,7 +16,7 @@ import yaml
 from serve_app.common.settings import REPO_ROOT
 from serve_app.ops.local_cluster import LocalPlatform, deploy, free_port
 from testkit.config import JOB_ENV, new_queue_name, platform_config
-from testkit.polling import eventually
+from testkit.polling import GiveUp, eventually
 
 SERVE_CLI = str(Path(sys.executable).parent / "serve")
 START_TIMEOUT_S = 600
@@ -70,7 +70,8 @@ def running_platform(workdir: Path) -> Iterator[RunningPlatform]:
                                    stderr=subprocess.STDOUT, start_new_session=True)
 
     def started() -> bool:
-        assert process.poll() is None, f"the platform exited ({process.returncode}):\n{_log_tail(log)}"
+        if process.poll() is not None:
+            raise GiveUp(f"the platform exited ({process.returncode}):\n{_log_tail(log)}")
         return state.exists()
 
     try:

@@ -8,6 +8,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from testkit.polling import GiveUp, NotYet, eventually
+
 
 @contextlib.contextmanager
 def running_process(command: Sequence[str], env: Mapping[str, str], ready: Callable[[], bool], name: str,
@@ -18,13 +20,20 @@ def running_process(command: Sequence[str], env: Mapping[str, str], ready: Calla
     # Own session: servers spawn children (vLLM's engine core, PyTriton's tritonserver), and stopping must reach them.
     process = subprocess.Popen(list(command), env=dict(env), start_new_session=True, stdout=log,
                                stderr=subprocess.STDOUT)
+    def output() -> str:
+        log.seek(0)
+        return log.read().decode(errors="replace")[-3000:]
+
+    def started() -> bool:
+        if process.poll() is not None:
+            raise GiveUp(f"{name} exited: {output()}")
+        return ready()
+
     try:
-        deadline = time.monotonic() + ready_timeout_s
-        while not ready():
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"{name} did not start: {log.read().decode(errors='replace')[-3000:]}")
-            time.sleep(1)
+        try:
+            eventually(started, ready_timeout_s, 0.5, f"{name} ready")
+        except (GiveUp, NotYet) as failed:
+            raise RuntimeError(f"{name} did not start: {failed}\n{output()}") from None
         yield process
     finally:
         stop_process_group(process)

@@ -16,7 +16,7 @@ import yaml
 
 from serve_app.common.settings import REPO_ROOT
 from serve_app.ops.local_cluster import free_port
-from testkit.polling import NotYet, eventually
+from testkit.polling import GiveUp, NotYet, eventually
 
 MONITORING = REPO_ROOT / "k8s" / "monitoring"
 # Grafana's $__rate_interval, fixed: wide enough to hold a test's whole load.
@@ -40,7 +40,8 @@ def running_prometheus(session_dir: Path, workdir: Path) -> Iterator[str]:
     try:
         # Discovery hands targets to the scraper seconds after start: until each is scraped, no load counts.
         def scraped() -> bool:
-            assert process.poll() is None, f"prometheus exited: {log_path.read_text()}"
+            if process.poll() is not None:
+                raise GiveUp(f"prometheus exited: {log_path.read_text()}")
             return _scraped_every_target(url)
 
         eventually(scraped, 60, 0.5, "every target scraped")
