@@ -1,5 +1,5 @@
-"""Each fault of benchmarks/faults.py, under a steady c8 mix on the test platform, within its stated budget
-(benchmarks/faults.py BUDGETS): failed requests, their statuses and speed, recovery time, jobs lost = 0."""
+"""Each fault of the fault library (testkit/faults.py), under a steady c8 mix on the test platform, within its
+stated budget (BUDGETS there): failed requests, their statuses and speed, recovery time, jobs lost = 0."""
 
 import pytest
 
