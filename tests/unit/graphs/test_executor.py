@@ -84,14 +84,15 @@ def test_a_node_timeout_cuts_a_slow_call():
 
 def test_retries_back_off_and_stop_at_the_deadline():
     flaky = Model(failing=True)
-    graph = executor({"root": model_node("a", retry={"attempts": 3, "backoff_s": 0.05, "jitter": 0})}, {"a": flaky})
+    graph = executor({"root": model_node("a", retry={"attempts": 3, "backoff_s": 0.5, "jitter": 0})}, {"a": flaky})
     with pytest.raises(Exception, match="down"):
         run(graph)
     assert flaky.calls == 3
     flaky.calls = 0
-    # The second backoff (0.1 s) would end past a 0.1 s deadline: two tries only.
+    # The second backoff (1 s) would end past a 1 s deadline: two tries only. The second try starts at 0.5 s,
+    # leaving half a second for a busy machine (the unit lane runs beside the platform's start).
     with pytest.raises(Exception, match="down"):
-        run(graph, timeout_s=0.1)
+        run(graph, timeout_s=1.0)
     assert flaky.calls == 2
 
 
