@@ -202,21 +202,27 @@ def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
     return ids
 
 
-def _jobs_lost(http: httpx.Client, ids: list[str], wait_s: float = 240) -> int:
-    """Jobs that did not end SUCCEEDED within `wait_s` (a job still QUEUED or RUNNING by then counts as lost)."""
-    done: dict[str, str] = {}
+def ended_jobs(http: httpx.Client, ids: list[str], wait_s: float) -> dict[str, dict]:
+    """The jobs of `ids` that ended within `wait_s`, by id (every one, unless some are lost or late)."""
+    jobs: dict[str, dict] = {}
 
     def all_ended() -> bool:
-        for job_id in set(ids) - set(done):
-            with contextlib.suppress(httpx.TransportError, ValueError):  # the platform is coming back
-                if (status := http.get(f"/v1/inference/{job_id}").json().get("status")) not in ("QUEUED", "RUNNING",
-                                                                                                None):
-                    done[job_id] = status
-        return len(done) == len(ids)
+        for job_id in set(ids) - set(jobs):
+            with contextlib.suppress(httpx.HTTPError, ValueError):  # the platform is coming back
+                if (job := http.get(f"/v1/inference/{job_id}").json()).get("status") not in ("QUEUED", "RUNNING",
+                                                                                             None):
+                    jobs[job_id] = job
+        return len(jobs) == len(ids)
 
     with contextlib.suppress(NotYet):
         eventually(all_ended, wait_s, 0.5)
-    return sum(done.get(job_id) != "SUCCEEDED" for job_id in ids)
+    return jobs
+
+
+def _jobs_lost(http: httpx.Client, ids: list[str], wait_s: float = 240) -> int:
+    """Jobs that did not end SUCCEEDED within `wait_s` (a job still QUEUED or RUNNING by then counts as lost)."""
+    ended = ended_jobs(http, ids, wait_s)
+    return sum(ended.get(job_id, {}).get("status") != "SUCCEEDED" for job_id in ids)
 
 
 def run_fault(platform: LocalPlatform, fault: str, settle_s: float = 3.0) -> FaultReport:

@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from serve_app.common.settings import REPO_ROOT
-from serve_app.ops.local_cluster import LocalPlatform, deploy, free_port
+from serve_app.ops.local_cluster import LocalPlatform, deploy, free_port, own_ports_env
 from testkit.config import JOB_ENV, new_queue_name, platform_config
 from testkit.polling import GiveUp, eventually
 
@@ -39,14 +39,7 @@ class RunningPlatform:
 
 def _environment(queue: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    # HAProxy's own ports and the Ingress replicas' direct ports, apart from any other platform's on this machine.
-    offset = 2000 + os.getpid() % 60 * 100
-    env.update(JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue, PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S),
-               RAY_SERVE_HAPROXY_STATS_PORT=str(free_port()), RAY_SERVE_HAPROXY_METRICS_PORT=str(free_port()),
-               RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT=str(30000 + offset),
-               RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT=str(30000 + offset + 99),
-               RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT=str(40000 + offset),
-               RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT=str(40000 + offset + 99))
+    env.update(own_ports_env(), JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue, PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S))
     return env
 
 

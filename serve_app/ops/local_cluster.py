@@ -105,16 +105,16 @@ def wait_ready(base_url: str, timeout_s: float) -> None:
     raise TimeoutError(f"{base_url} not ready after {timeout_s}s")
 
 
-def _move_fixed_ports() -> None:
-    # HAProxy's stats and metrics ports (8404, 9101) and the Ingress replicas' own ports (30000+, 40000+)
-    # are fixed by default, and Serve does not look whether another cluster holds them: moved, so two
-    # platforms on one machine (a test's beside a user's) stay apart. Ray's workers inherit the environment.
-    for variable in ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT"):
-        os.environ.setdefault(variable, str(free_port()))
+def own_ports_env() -> dict[str, str]:
+    """Environment that moves HAProxy's stats and metrics ports (8404, 9101) and the Ingress replicas' own ports
+    (30000+, 40000+) off their fixed defaults. Serve does not look whether another cluster holds them, so two
+    platforms on one machine (a test's beside a user's) set these apart; Ray's workers inherit them."""
     offset = 2000 + os.getpid() % 60 * 100
+    env = {"RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()), "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
     for protocol, base in (("HTTP", 30000), ("GRPC", 40000)):
-        os.environ.setdefault(f"RAY_SERVE_DIRECT_INGRESS_MIN_{protocol}_PORT", str(base + offset))
-        os.environ.setdefault(f"RAY_SERVE_DIRECT_INGRESS_MAX_{protocol}_PORT", str(base + offset + 99))
+        env[f"RAY_SERVE_DIRECT_INGRESS_MIN_{protocol}_PORT"] = str(base + offset)
+        env[f"RAY_SERVE_DIRECT_INGRESS_MAX_{protocol}_PORT"] = str(base + offset + 99)
+    return env
 
 
 @contextlib.contextmanager
@@ -130,7 +130,8 @@ def local_platform(config_path: Path = REPO_ROOT / "serve_config.yaml", num_cpus
     if free_ports:
         config["http_options"]["port"], config["grpc_options"]["port"] = free_port(), free_port()
         dashboard_port = free_port()
-        _move_fixed_ports()
+        for variable, value in own_ports_env().items():
+            os.environ.setdefault(variable, value)
     port, grpc_port = config["http_options"]["port"], config["grpc_options"]["port"]
     # Metrics reach the Prometheus endpoint every second instead of every ten, so checks see them soon.
     context = ray.init(address="local", num_cpus=num_cpus, include_dashboard=True,

@@ -2,12 +2,10 @@
 Redis, the whole Serve application deleted and deployed again. Every job must end SUCCEEDED (lost = 0);
 a job running when its consumer died runs again (at least once), which `redeliveries` counts."""
 
-import contextlib
 import os
 import signal
 import uuid
 
-import httpx
 import pytest
 import ray
 from ray import serve
@@ -15,8 +13,8 @@ from ray.util.state import list_actors
 
 from serve_app.common.settings import APP_NAME
 from serve_app.ops.local_cluster import deploy
-from testkit.faults import redis_down
-from testkit.polling import NotYet, eventually
+from testkit.faults import ended_jobs, redis_down
+from testkit.polling import eventually
 
 pytestmark = pytest.mark.fault
 MEDIUM = {"max_tokens": 48, "ignore_eos": True}
@@ -29,22 +27,6 @@ def submit_many(http, count: int, prefix: str) -> list[str]:
                              headers={"X-Request-Id": job_id})
         assert response.status_code == 202, response.text
     return ids
-
-
-def wait_all(http, ids: list[str], wait_s: float) -> dict[str, dict]:
-    """The jobs that ended within `wait_s` (every one, unless some are lost or late)."""
-    jobs = {}
-
-    def all_ended() -> bool:
-        for job_id in set(ids) - set(jobs):
-            with contextlib.suppress(httpx.HTTPError, ValueError):  # the platform is coming back
-                if (job := http.get(f"/v1/inference/{job_id}").json()).get("status") not in ("QUEUED", "RUNNING", None):
-                    jobs[job_id] = job
-        return len(jobs) == len(ids)
-
-    with contextlib.suppress(NotYet):
-        eventually(all_ended, wait_s, 0.5)
-    return jobs
 
 
 def report(name: str, ids: list[str], jobs: dict[str, dict]) -> None:
@@ -71,7 +53,7 @@ def test_sigkill_of_the_consumers_mid_job_loses_no_job(graphs):
     assert pids
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    jobs = wait_all(http, ids, wait_s=300)
+    jobs = ended_jobs(http, ids, wait_s=300)
     report("SIGKILL of the consumers", ids, jobs)
     assert sum(job["redeliveries"] for job in jobs.values()) >= 1  # the running ones came back
 
@@ -84,7 +66,7 @@ def test_a_redis_restart_keeps_the_queued_jobs(graphs):
         assert down.status_code == 503 and down.json()["title"] == "job_store_unavailable"
         refused = http.post("/v1/inference", json={"prompt": "hi", "model": "tiny-llama"})
         assert refused.status_code == 503 and refused.headers["content-type"] == "application/problem+json"
-    report("Redis restart", ids, wait_all(http, ids, wait_s=300))
+    report("Redis restart", ids, ended_jobs(http, ids, wait_s=300))
 
 
 @pytest.mark.restarts_platform
@@ -98,4 +80,4 @@ def test_the_whole_app_deleted_and_deployed_again_keeps_the_queued_jobs(platform
     # dashboard was not applied for minutes in throughput-optimized mode on this machine.
     serve.delete(APP_NAME)
     deploy(platform, config)
-    report("serve delete + serve deploy", ids, wait_all(http, ids, wait_s=300))
+    report("serve delete + serve deploy", ids, ended_jobs(http, ids, wait_s=300))

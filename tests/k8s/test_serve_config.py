@@ -7,7 +7,7 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from serve_app.common.settings import REPO_ROOT
+from testkit.config import base_config, deployment_entry
 from tests.k8s.conftest import K8S
 
 spec = importlib.util.spec_from_file_location("render_serve_config", K8S / "render_serve_config.py")
@@ -35,10 +35,8 @@ def test_serve_accepts_the_rendered_config(manifest):
 
 def test_the_job_autoscaler_finds_queue_and_redis_in_the_settings():
     """Written once, in the job settings (PLATFORM_JOBS_QUEUE_NAME, PLATFORM_REDIS_URL), never in a config."""
-    configs = [yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text()),
-               _serve_config(K8S / "base" / "ray-service.platform.yaml")]
-    for config in configs:
-        (consumer,) = [d for d in config["applications"][0]["deployments"] if d["name"] == "JobConsumer"]
+    for config in (base_config(), _serve_config(K8S / "base" / "ray-service.platform.yaml")):
+        consumer = deployment_entry(config, "JobConsumer")
         assert not {"broker_url", "queue_name"} & set(consumer["autoscaling_config"]["policy"]["policy_kwargs"])
 
 

@@ -5,10 +5,9 @@ number never is. all-MiniLM-L6-v2, the English-only model served before, fails t
 import json
 
 import numpy as np
-import yaml
 
-from serve_app.common.settings import REPO_ROOT
 from serve_app.llm.semantic_cache import SemanticCacheConfig
+from testkit.config import base_config, deployment_entry
 from testkit.results import RESULTS
 from testkit.similarity_pairs import MIN_PRECISION, NAMED, Pair, pairs, precision_recall, scores
 
@@ -17,8 +16,7 @@ KOREAN = pairs("ko")
 
 
 def test_the_default_threshold_is_the_configured_and_the_measured_one():
-    config = yaml.safe_load((REPO_ROOT / "serve_config.yaml").read_text())["applications"][0]
-    (ingress,) = [deployment for deployment in config["deployments"] if deployment["name"] == "Ingress"]
+    ingress = deployment_entry(base_config(), "Ingress")
     assert ingress["user_config"]["semantic_cache"]["similarity_threshold"] == THRESHOLD
     assert json.loads((RESULTS / "semantic_similarity.json").read_text())["threshold"] == THRESHOLD
 
