@@ -39,7 +39,8 @@ class RunningPlatform:
 
 def _environment(queue: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(own_ports_env(), JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue, PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S))
+    env.update(**own_ports_env(), **JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue,
+               PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S))
     return env
 
 
