@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA := $(CURDIR)/.data
 REDIS_PORT ?= 6379
+# Redis refuses writes past this (noeviction: a job is never evicted silently); new jobs are refused before, at
+# PLATFORM_JOBS_STORE_MEMORY_SHARE of it (503 job_store_full with Retry-After).
+REDIS_MAXMEMORY ?= 2gb
 export PLATFORM_ARTIFACTS_DIR ?= $(DATA)/artifacts
 # Ray 2.60 clusters started here use token auth (token in ~/.ray/auth_token); the serve CLI
 # only sends the token when the mode is set explicitly.
@@ -67,13 +70,14 @@ triton-setup: .venv-triton/.installed
 	touch $@
 
 # A local redis-server (Debian package) unless one already answers on $(REDIS_PORT); append-only, so queued
-# jobs survive a restart of Redis.
+# jobs survive a restart of Redis; bounded in memory, and never evicting.
 redis:
 	@if redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1; then echo "redis: reachable on $(REDIS_PORT)"; else \
 	  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }; \
 	  mkdir -p $(DATA)/redis; \
 	  redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 || redis-server --port $(REDIS_PORT) --bind 127.0.0.1 \
-	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --appendonly yes --daemonize yes; \
+	    --dir $(DATA)/redis --logfile $(DATA)/redis/redis.log --appendonly yes --daemonize yes \
+	    --maxmemory $(REDIS_MAXMEMORY) --maxmemory-policy noeviction; \
 	  for i in 1 2 3 4 5 6 7 8 9 10; do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.5; done; \
 	  redis-cli -p $(REDIS_PORT) ping; fi
 

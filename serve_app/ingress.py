@@ -17,6 +17,7 @@ from serve_app.hosted_models import HostedModel
 from serve_app.http.drain_gate import DrainGate, HeldWork
 from serve_app.http.graph_body import graph_body
 from serve_app.http.graph_openapi import document_graphs
+from serve_app.http.job_routes import RUNS_AS_JOB
 from serve_app.http.problems import install_problem_handlers
 from serve_app.jobs.model import JobOutcome
 from serve_app.jobs.prefer import RespondAsync
@@ -142,7 +143,7 @@ class Ingress(GRPCInferenceService):
                             status_code=503 if status == "not_ready" else 200)
 
     # Each declared graph is documented as its own path (graph_openapi.py); this route serves them all.
-    @app.post("/v1/graphs/{name}", include_in_schema=False)
+    @app.post("/v1/graphs/{name}", include_in_schema=False, openapi_extra=RUNS_AS_JOB)
     async def run_graph(self, name: str, request: Request,
                         timeout_s: float | None = Header(None, alias="X-Request-Timeout", gt=0)) -> Any:
         """Any graph declared in serve_config.yaml; the body (JSON, or an image as it is where the graph
@@ -159,12 +160,14 @@ class Ingress(GRPCInferenceService):
 
     async def _run_job(self, job_id: str) -> JobOutcome:
         store = app.state.jobs.store
-        job = await asyncio.to_thread(store.get, job_id)
+        job, runnable = await asyncio.to_thread(store.runnable, job_id)
         if job is None:  # expired while it waited
             return JobOutcome(http_status=404, title="unknown_job")
-        # Admitted (key, scopes, rate) when it was submitted; its tokens count against the same key.
-        act_for(Caller(key_id=job.key_id, tenant=job.tenant, tier=job.tier, scopes=frozenset({"admin"}),
-                           meter=app.state.guard.charge))
+        if not runnable:  # its body is gone: sealed under a key this replica does not have
+            return JobOutcome(http_status=410, title="input_unavailable")
+        # Counted against the key's rate when it was submitted; replayed with that key's scopes and token budget.
+        act_for(Caller(key_id=job.key_id, tenant=job.tenant, tier=job.tier, scopes=frozenset(job.scopes),
+                       meter=app.state.guard.charge))
         result = await replay(app, job)
         await asyncio.to_thread(store.save_result, job_id, result)
         return JobOutcome.of(result)

@@ -159,9 +159,10 @@ def _kill_actor(class_part: str) -> None:
 @contextlib.contextmanager
 def redis_down() -> Iterator[None]:
     """The platform's Redis shut down for the block, then started again as it ran (port, bind, dir, log,
-    AOF on, so every write made before the shutdown is back)."""
+    memory bound, AOF on, so every write made before the shutdown is back)."""
     store = redis.Redis.from_url(PlatformSettings().redis_url)
-    settings = {key: store.config_get(key)[key] for key in ("port", "dir", "logfile", "bind")}
+    settings = {key: store.config_get(key)[key]
+                for key in ("port", "dir", "logfile", "bind", "maxmemory", "maxmemory-policy")}
     store.config_set("appendonly", "yes")  # as `make redis` starts it: every write logged before shutdown
     eventually(lambda: not store.info("persistence")["aof_rewrite_in_progress"], 60, 0.1, "the AOF rewritten")
     try:
@@ -173,6 +174,7 @@ def redis_down() -> Iterator[None]:
     finally:
         subprocess.run(["redis-server", "--port", settings["port"], "--bind", settings["bind"] or "127.0.0.1",
                         "--dir", settings["dir"], "--logfile", settings["logfile"], "--appendonly", "yes",
+                        "--maxmemory", settings["maxmemory"], "--maxmemory-policy", settings["maxmemory-policy"],
                         "--daemonize", "yes"], check=True)
         eventually(store.ping, 10, 0.2, "Redis answering again")
 

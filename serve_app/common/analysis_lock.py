@@ -18,6 +18,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from serve_app.common.errors import DuplicateAnalysis, LockStoreUnavailable
+from serve_app.common.redis_client import async_redis
 
 logger = logging.getLogger("ray.serve")
 # Each runs only while the lock still holds our token: after our lease lapsed another run may own it.
@@ -53,7 +54,7 @@ class AnalysisLock:
         self.lock_ttl_s = lock_ttl_s
         self.reuse_window_s = reuse_window_s
         self.prefix = prefix
-        self._redis = redis.Redis.from_url(redis_url)
+        self._redis = async_redis(redis_url)
         self._release = self._redis.register_script(_RELEASE)
         self._renew = self._redis.register_script(_RENEW)
         self._store_result = self._redis.register_script(_STORE_RESULT)

@@ -136,6 +136,13 @@ class InvalidRequest(PlatformError):
     status, title = 400, "invalid_request"
 
 
+class InvalidPath(PlatformError):
+    """A path routing would not read as sent (dot or empty segments, encoded separators): refused, so every
+    decision about it is made on the path as routed."""
+
+    status, title = 400, "invalid_path"
+
+
 class ConcurrencyLimitReached(PlatformError):
     status, title = 429, "concurrency_limit_reached"
     default_detail = "동시 추론 요청 한도 초과"
@@ -216,6 +223,15 @@ class JobStoreUnavailable(PlatformError):
 
     status, title = 503, "job_store_unavailable"
     default_detail = "the job store (Redis) is unavailable; retry shortly"
+    headers = {"Retry-After": "2"}
+
+
+class JobStoreFull(PlatformError):
+    """The job store holds its budget of bytes: new jobs wait until queued ones finish (never an eviction)."""
+
+    status, title = 503, "job_store_full"
+    default_detail = "the job store is at its memory budget; retry shortly"
+    headers = {"Retry-After": "5"}
 
 
 # asyncio.TimeoutError is TimeoutError; RayActorError covers ActorUnavailableError (a replica restarting).

@@ -46,8 +46,8 @@ def current_request_id() -> str | None:
 def _problem(status: int, title: str, detail: str, errors: list[dict] | None = None,
              headers: dict[str, str] | None = None) -> JSONResponse:
     problem = Problem(title=title, status=status, detail=detail, requestId=current_request_id(), errors=errors)
-    # Overload is brief by design (requests finish in seconds): tell clients to come back soon.
-    headers = {"Retry-After": "1", **(headers or {})} if status == 429 else headers
+    # Overload and unavailability are brief by design (requests finish in seconds): say when to come back.
+    headers = {"Retry-After": "1", **(headers or {})} if status in (429, 503) else headers
     return JSONResponse(problem.model_dump(exclude_none=True), status_code=status,
                         media_type="application/problem+json", headers=headers)
 

@@ -5,6 +5,7 @@ import asyncio
 import redis
 from ray.serve.async_inference_autoscaling_policy import AsyncInferenceAutoscalingPolicy
 
+from serve_app.common.redis_client import sync_redis
 from serve_app.common.settings import PlatformSettings
 from serve_app.jobs.settings import JobSettings
 
@@ -24,7 +25,7 @@ class JobQueueAutoscalingPolicy(AsyncInferenceAutoscalingPolicy):
         queue_name = queue_name or JobSettings().queue_name
         broker_url = broker_url or PlatformSettings().redis_url
         super().__init__(broker_url, queue_name, **options)
-        self._redis = redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = sync_redis(broker_url)
 
     async def _poll_once(self) -> None:
         self._queue_length = 0  # a failed poll must not count the held jobs twice

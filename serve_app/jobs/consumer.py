@@ -78,8 +78,8 @@ class Ending:
 def _ending(answer: JobOutcome) -> Ending:
     if 200 <= answer.http_status < 300:
         return Ending("SUCCEEDED", None, "SUCCESS", answer.http_status)
-    if answer.http_status == 429:
-        return Ending("REJECTED", "concurrency_limit_reached", "REJECTED", answer.http_status)
+    if answer.http_status == 429:  # at capacity, or the key's rate or tokens spent (rate_limited)
+        return Ending("REJECTED", answer.title or "concurrency_limit_reached", "REJECTED", answer.http_status)
     if answer.title in _TIMEOUTS or answer.http_status == 504:
         return Ending("FAILED", "timeout", "TIMEOUT", answer.http_status)
     return Ending("FAILED", answer.title, "FAILED", answer.http_status)
@@ -146,7 +146,8 @@ class JobConsumer:
                 return Ending("FAILED", "timeout", "TIMEOUT")
             if _transient(answer):
                 raise TransientFailure(answer.title or str(answer.http_status))
-            if answer.http_status != 429 or time.time() + backoff >= min(acquire_by, deadline):
+            at_capacity = answer.http_status == 429 and answer.title != "rate_limited"
+            if not at_capacity or time.time() + backoff >= min(acquire_by, deadline):
                 return _ending(answer)
             time.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
@@ -188,8 +189,9 @@ class JobConsumer:
         except JobStoreUnavailable:
             logger.warning("could not renew a job's lease; Redis is unavailable", extra={"request_id": job_id})
 
-    def _finish(self, job: Job, ending: Ending) -> None:
-        finished = _persist(lambda: self.store.finish(job.id, ending.status, ending.error, ending.http_status))
+    def _finish(self, job: Job, ending: Ending, dead_letter: bool = False) -> None:
+        finished = _persist(lambda: self.store.finish(job.id, ending.status, ending.error, ending.http_status,
+                                                      keep_input=dead_letter))
         metrics = job_metrics()
         metrics.finished.inc(tags={"status": ending.status, "error": ending.error or ""})
         latency_s = time.time() - job.queued_at
@@ -203,7 +205,7 @@ class JobConsumer:
         """Queued again for Celery's retry, or FAILED when this was the last try (Celery dead-letters it)."""
         if job.attempts > self.settings.max_retries:
             job_metrics().dead_letters.inc()
-            self._finish(job, Ending("FAILED", reason, "FAILED"))
+            self._finish(job, Ending("FAILED", reason, "FAILED"), dead_letter=True)
         else:
             _persist(lambda: self.store.requeue(job.id))
             logger.warning("job failed for now; retrying", extra={"request_id": job.id, "reason": reason,

@@ -1,11 +1,10 @@
 """A job: the request it replays inside the ingress, its state (S0's statuses), tier and timestamps; and a
 batch, the jobs one request submitted, read back together."""
 
-import base64
 import re
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from serve_app.common.tiers import Tier
 
@@ -24,19 +23,17 @@ def normalize_id(value: str) -> str | None:
 
 
 class JobRequest(BaseModel):
-    """The HTTP request a job runs: a POST route of the platform, replayed in-process by the ingress."""
+    """The HTTP request a job runs: a POST route of the platform, replayed in-process by the ingress. Its body
+    is not part of the job's JSON: the store keeps it apart, sealed (JobStore.create, JobStore.runnable)."""
 
     path: str
     headers: dict[str, str] = {}
-    body_base64: str = ""
+    body: bytes = Field(default=b"", exclude=True, repr=False)
 
     @classmethod
     def of(cls, path: str, body: bytes, headers: dict[str, str]) -> "JobRequest":
         kept = {name: value for name, value in headers.items() if name.lower() in REPLAYED_HEADERS}
-        return cls(path=path, headers=kept, body_base64=base64.b64encode(body).decode())
-
-    def body(self) -> bytes:
-        return base64.b64decode(self.body_base64)
+        return cls(path=path, headers=kept, body=body)
 
 
 class Job(BaseModel):
@@ -50,6 +47,8 @@ class Job(BaseModel):
     # Whose job it is (the API key's tenant): only that tenant (or an admin) reads or cancels it.
     tenant: str = "anonymous"
     key_id: str = "-"
+    # The submitting key's scopes: its replay may do what that key may, nothing more.
+    scopes: list[str] = []
     request: JobRequest
     timeout_s: float
     model: str | None = None
@@ -60,6 +59,11 @@ class Job(BaseModel):
     attempts: int = 0
     # Deliveries after a consumer died holding the job (at least once: the job may have run in part).
     redeliveries: int = 0
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _empty_list(cls, value: Any) -> Any:
+        return [] if value == {} else value  # the store's Lua (cjson) writes an empty list as {}
 
 
 class JobResult(BaseModel):

@@ -1,5 +1,6 @@
-"""RFC 7240 `Prefer: respond-async` on every synchronous POST route: the request becomes a job and the
-answer is 202 with its `Location` at once, instead of the route's answer after the wait."""
+"""RFC 7240 `Prefer: respond-async` on the synchronous POST routes that declare they may run as jobs
+(serve_app/http/job_routes.py): the request becomes a job and the answer is 202 with its `Location` at once,
+instead of the route's answer after the wait. Any other route ignores the preference."""
 
 import json
 
@@ -9,12 +10,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serve_app.common.errors import MalformedJson, PlatformError, ValidationFailed, as_platform_error
 from serve_app.common.tiers import Tier
+from serve_app.http.job_routes import prefers_async, runs_as_job
 from serve_app.http.problems import problem_response
 from serve_app.jobs.model import JobRequest
 from serve_app.jobs.router import job_id, submit
 
-# Routes that are asynchronous already, and so take no preference.
-_JOB_ROUTES = ("/v1/inference", "/v1/jobs")
 _GRAPHS = "/v1/graphs/"
 
 
@@ -33,11 +33,6 @@ def _job_headers(request: Request) -> _JobHeaders:
             {"field": names[issue["loc"][0]], "message": issue["msg"]} for issue in error.errors()]) from None
 
 
-def prefers_async(request: Request) -> bool:
-    preferences = (part.strip().lower() for header in request.headers.getlist("prefer") for part in header.split(","))
-    return "respond-async" in preferences
-
-
 class RespondAsync:
     """ASGI middleware; errors are answered here, as the app's handlers sit inside it."""
 
@@ -45,10 +40,10 @@ class RespondAsync:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].startswith(_JOB_ROUTES):
+        if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         request = Request(scope, receive)
-        if not prefers_async(request):
+        if not prefers_async(request.headers) or not runs_as_job(scope):
             return await self.app(scope, receive, send)
         try:
             response = await self._submit(request)

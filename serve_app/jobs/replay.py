@@ -17,7 +17,7 @@ async def replay(app: FastAPI, job: Job) -> JobResult:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://job", timeout=None) as client:
         response = await client.post(job.request.path, headers={**job.request.headers, "x-request-id": job.id},
-                                     content=job.request.body())
+                                     content=job.request.body)
     media_type = response.headers.get("content-type", "").split(";")[0] or None
     if media_type and media_type.endswith("json"):
         return JobResult(http_status=response.status_code, media_type=media_type, body=response.json())

@@ -105,9 +105,10 @@ def owner() -> str | None:
 
 
 def ownership(tier: Tier) -> dict:
-    """Whose job it is (the caller's tenant and key), at the tier asked for but never above the key's own."""
+    """Whose job it is (the caller's tenant, key and scopes), at the tier asked for but never above the key's own."""
     caller = current_caller() or ANONYMOUS
-    return {"tier": capped(tier, caller.tier), "tenant": caller.tenant, "key_id": caller.key_id}
+    return {"tier": capped(tier, caller.tier), "tenant": caller.tenant, "key_id": caller.key_id,
+            "scopes": caller.scopes}
 
 
 def graph_request(graph: str, body: dict, request: Request) -> JobRequest:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from serve_app.common.errors import QueueFull, UnknownJob, ValidationFailed
+from serve_app.common.errors import PayloadTooLarge, QueueFull, UnknownJob, ValidationFailed
 from serve_app.common.tiers import Tier
 from serve_app.jobs.metrics import job_metrics
 from serve_app.jobs.model import TERMINAL, Job, JobRequest, JobView
@@ -58,10 +58,17 @@ class JobService:
 
     async def submit(self, kind: str, request: JobRequest, *, job_id: str | None = None, tier: Tier = "normal",
                      timeout_s: float | None = None, model: str | None = None,
-                     tenant: str = "anonymous", key_id: str = "-") -> tuple[Job, bool]:
-        """(the job, True) once it is queued; (the existing job, False) for an id already taken."""
-        job = Job(id=job_id or str(uuid.uuid4()), kind=kind, tier=tier, tenant=tenant, key_id=key_id, request=request,
-                  timeout_s=self.timeout(timeout_s), model=model, queued_at=time.time())
+                     tenant: str = "anonymous", key_id: str = "-",
+                     scopes: frozenset[str] = frozenset()) -> tuple[Job, bool]:
+        """(the job, True) once it is queued; (the existing job, False) for an id already taken. Refused: a
+        body over the tier's budget (413), a store at its memory budget (503), a full queue (429)."""
+        budget = self.settings.input_bytes[tier]
+        if len(request.body) > budget:
+            raise PayloadTooLarge(f"a {tier} job keeps at most {budget} bytes of request body until it runs; "
+                                  "send a larger one synchronously")
+        job = Job(id=job_id or str(uuid.uuid4()), kind=kind, tier=tier, tenant=tenant, key_id=key_id,
+                  scopes=sorted(scopes), request=request, timeout_s=self.timeout(timeout_s), model=model,
+                  queued_at=time.time())
         existing = await asyncio.to_thread(self.store.get, job.id)
         if existing is not None:
             if existing.tenant != tenant:  # another tenant's id: say nothing of its job
@@ -72,6 +79,7 @@ class JobService:
         job_metrics().queue_depth(depth)
         if sum(depth.values()) >= self.settings.max_queued:
             return await self._refuse(job, depth)
+        await asyncio.to_thread(self.store.check_room, len(request.body))
         job, created = await asyncio.to_thread(self.store.create, job)
         if not created:
             return job, False

@@ -1,13 +1,16 @@
 """Job knobs from environment variables (`PLATFORM_JOBS_*`): the consumer reads them when its module is
 imported (Ray's task consumer takes its queue config at class definition), so they are process settings."""
 
+from pathlib import Path
+
 from celery.exceptions import Reject
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from ray.serve.schema import CeleryAdapterConfig, TaskProcessorConfig
 
-from serve_app.common.settings import PlatformSettings
-from serve_app.common.tiers import TIERS
+from serve_app.common.input_limits import MiB
+from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.common.tiers import TIERS, Tier
 
 __all__ = ["PRIORITY", "RUN_JOB", "TIERS", "JobSettings", "task_processor_config"]
 # Celery's Redis transport keeps one list per priority step (0, 3, 6, 9) and pops the lowest number first.
@@ -36,8 +39,18 @@ class JobSettings(BaseSettings):
     max_retries: int = Field(default=5, ge=0)
     retry_backoff_s: int = Field(default=10, ge=1)
     retry_backoff_max_s: int = Field(default=60, ge=1)
-    # How long a job's state and result stay readable after it was submitted.
+    # How long a job's state and result stay readable after it was submitted. Its request body is kept only
+    # until it ends (a dead letter's, until it expires: it may be requeued).
     ttl_s: float = Field(default=86400, gt=0)
+    # The largest request body a job of each tier may keep in Redis until it runs (413 beyond: send it
+    # synchronously); and the share of Redis's maxmemory beyond which new jobs are refused (503 job_store_full)
+    # rather than Redis refusing writes or evicting.
+    input_bytes: dict[Tier, int] = Field(default_factory=lambda: {"high": 8 * MiB, "normal": 2 * MiB,
+                                                                  "low": 512 * 1024})
+    store_memory_share: float = Field(default=0.8, gt=0, le=1)
+    # The key job bodies and results are sealed with at rest (serve_app/jobs/sealing.py).
+    data_key: SecretStr | None = None
+    data_key_file: Path = REPO_ROOT / ".data" / "keys" / "job-data.key"
     # Starvation guard: a normal or low job queued this long is pushed to the front (high) of the queue.
     starvation_bound_s: float = Field(default=30, gt=0)
     # A running job's lease: renewed while its consumer lives; a redelivered job whose lease lapsed reruns.

@@ -1,11 +1,13 @@
 """Job state in Redis, shared by every replica and surviving their restarts (and Redis's, with AOF).
 
 `job:{id}` holds the Job as JSON with the job's TTL and changes only through one Lua transition, so the
-ingress (cancel) and the consumers (claim, finish) never overwrite each other. `job:{id}:lease` lives
-while a consumer runs the job: a redelivered job whose lease lapsed (its consumer died) may run again,
-one whose lease is alive is a duplicate and is dropped. `batch:{id}` lists the jobs of one batch request
-and expires with the oldest of them. Synchronous: the consumer runs in Celery's
-threads, and the ingress calls it through `asyncio.to_thread`."""
+ingress (cancel) and the consumers (claim, finish) never overwrite each other. What the client sent and got
+back is kept apart and sealed (serve_app/jobs/sealing.py): `job:{id}:input` (the request body) until the
+job ends (a dead letter's until it expires: it may be requeued), `job:{id}:result` for the job's TTL.
+`job:{id}:lease` lives while a consumer runs the job: a redelivered job whose lease lapsed (its consumer
+died) may run again, one whose lease is alive is a duplicate and is dropped. `batch:{id}` lists the jobs of
+one batch request and expires with the oldest of them. Synchronous: the consumer runs in Celery's threads,
+and the ingress calls it through `asyncio.to_thread`."""
 
 import functools
 import json
@@ -14,8 +16,10 @@ import uuid
 
 import redis
 
-from serve_app.common.errors import JobStoreUnavailable
+from serve_app.common.errors import JobStoreFull, JobStoreUnavailable
+from serve_app.common.redis_client import sync_redis
 from serve_app.jobs.model import Batch, Job, JobResult, JobStatus
+from serve_app.jobs.sealing import Sealer
 from serve_app.jobs.settings import JobSettings
 
 # KEYS: job, lease. ARGV: allowed statuses (comma-separated), patch (JSON), "1" for a claim, queued-index
@@ -52,11 +56,14 @@ QUEUED_INDEX = "jobs:queued:"
 
 
 def _available(method):
-    """Redis errors become JobStoreUnavailable (503): a job API that cannot reach its store says so."""
+    """Redis errors become JobStoreUnavailable (503): a job API that cannot reach its store says so; Redis at
+    its maxmemory (it refuses writes, never evicts) is JobStoreFull."""
     @functools.wraps(method)
     def call(*args, **kwargs):
         try:
             return method(*args, **kwargs)
+        except redis.OutOfMemoryError as error:
+            raise JobStoreFull() from error
         except redis.RedisError as error:
             raise JobStoreUnavailable() from error
     return call
@@ -65,17 +72,28 @@ def _available(method):
 class JobStore:
     def __init__(self, redis_url: str, settings: JobSettings):
         self.settings = settings
-        # Short timeouts: with Redis down, callers answer 503 quickly instead of hanging.
-        self.redis = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.redis = sync_redis(redis_url)
         self._transition = self.redis.register_script(_TRANSITION)
+        key = settings.data_key.get_secret_value() if settings.data_key else None
+        self._sealer = Sealer.from_settings(key, settings.data_key_file)
 
     @staticmethod
     def _key(job_id: str, part: str = "") -> str:
         return f"job:{job_id}{part}"
 
     @_available
+    def check_room(self, body_bytes: int) -> None:
+        """JobStoreFull (503) when Redis's memory with this body would pass its share of maxmemory: new work
+        is refused before Redis must refuse writes (its maxmemory policy is noeviction: nothing is evicted)."""
+        memory = self.redis.info("memory")
+        budget = memory.get("maxmemory", 0) * self.settings.store_memory_share
+        if budget and memory["used_memory"] + body_bytes > budget:
+            raise JobStoreFull()
+
+    @_available
     def create(self, job: Job) -> tuple[Job, bool]:
-        """Stores a new job; (the stored job, True), or (the existing one, False) when the id is taken."""
+        """Stores a new job, and a queued one's request body; (the stored job, True), or (the existing one,
+        False) when the id is taken."""
         ttl_ms = int(self.settings.ttl_s * 1000)
         if not self.redis.set(self._key(job.id), job.model_dump_json(), nx=True, px=ttl_ms):
             existing = self.get(job.id)
@@ -83,20 +101,35 @@ class JobStore:
                 return existing, False
             return self.create(job)  # it expired in between
         if job.status == "QUEUED":
+            sealed = self._sealer.seal(job.request.body, self._key(job.id, ":input"))
+            self.redis.set(self._key(job.id, ":input"), sealed, px=ttl_ms)
             self.redis.zadd(QUEUED_INDEX + job.tier, {job.id: job.queued_at})
         return job, True
 
     @_available
     def discard(self, job_id: str) -> None:
         """Forget a job that was never queued (its message could not be sent)."""
-        self.redis.delete(self._key(job_id))
+        self.redis.delete(self._key(job_id), self._key(job_id, ":input"))
         for tier in ("high", "normal", "low"):
             self.redis.zrem(QUEUED_INDEX + tier, job_id)
 
     @_available
     def get(self, job_id: str) -> Job | None:
+        """The job's state (its request without the body: see runnable)."""
         raw = self.redis.get(self._key(job_id))
         return None if raw is None else Job.model_validate_json(raw)
+
+    @_available
+    def runnable(self, job_id: str) -> tuple[Job | None, bool]:
+        """(the job with its request body, True); (the job, False) when its body is gone (it ended, or was
+        sealed under another key); (None, False) when the job expired."""
+        job = self.get(job_id)
+        sealed = self.redis.get(self._key(job_id, ":input")) if job is not None else None
+        body = None if sealed is None else self._sealer.open(sealed, self._key(job_id, ":input"))
+        if job is None or body is None:
+            return job, False
+        job.request.body = body
+        return job, True
 
     def _move(self, job_id: str, allowed: tuple[JobStatus, ...], patch: dict, attempt: bool = False,
               queued_score: float | None = None) -> Job | None:
@@ -122,10 +155,12 @@ class JobStore:
 
     @_available
     def finish(self, job_id: str, status: JobStatus, error: str | None = None,
-               http_status: int | None = None) -> Job | None:
+               http_status: int | None = None, keep_input: bool = False) -> Job | None:
+        """The job's end; its request body is dropped unless `keep_input` (a dead letter, which may be requeued)."""
         job = self._move(job_id, ("RUNNING",), {"status": status, "error": error, "http_status": http_status,
                                                 "finished_at": time.time()})
-        self.redis.delete(self._key(job_id, ":lease"), self._key(job_id, ":cancel"))
+        ended = [self._key(job_id, ":lease"), self._key(job_id, ":cancel")]
+        self.redis.delete(*ended, *([] if keep_input else [self._key(job_id, ":input")]))
         return job
 
     @_available
@@ -143,6 +178,7 @@ class JobStore:
         """A queued job is CANCELLED at once and never runs; a running one is flagged for its consumer."""
         job = self._move(job_id, ("QUEUED",), {"status": "CANCELLED", "error": "cancelled", "finished_at": time.time()})
         if job is not None:
+            self.redis.delete(self._key(job_id, ":input"))
             return job
         job = self.get(job_id)
         if job is not None and job.status == "RUNNING":
@@ -155,12 +191,13 @@ class JobStore:
 
     @_available
     def save_result(self, job_id: str, result: JobResult) -> None:
-        self.redis.set(self._key(job_id, ":result"), result.model_dump_json(), px=int(self.settings.ttl_s * 1000))
+        key = self._key(job_id, ":result")
+        sealed = self._sealer.seal(result.model_dump_json().encode(), key)
+        self.redis.set(key, sealed, px=int(self.settings.ttl_s * 1000))
 
     @_available
     def result(self, job_id: str) -> JobResult | None:
-        raw = self.redis.get(self._key(job_id, ":result"))
-        return None if raw is None else JobResult.model_validate_json(raw)
+        return self.results([job_id]).get(job_id)
 
     @_available
     def jobs(self, job_ids: list[str]) -> list[Job | None]:
@@ -171,8 +208,10 @@ class JobStore:
     @_available
     def results(self, job_ids: list[str]) -> dict[str, JobResult]:
         """The stored results of these jobs, by id (one round trip; a job without one is left out)."""
-        raws = self.redis.mget([self._key(job_id, ":result") for job_id in job_ids]) if job_ids else []
-        return {job_id: JobResult.model_validate_json(raw) for job_id, raw in zip(job_ids, raws) if raw is not None}
+        keys = [self._key(job_id, ":result") for job_id in job_ids]
+        opened = zip(job_ids, (self._sealer.open(sealed, key) if sealed else None
+                               for key, sealed in zip(keys, self.redis.mget(keys) if keys else [])))
+        return {job_id: JobResult.model_validate_json(raw) for job_id, raw in opened if raw is not None}
 
     @_available
     def create_batch(self, batch: Batch, oldest_queued_at: float) -> tuple[Batch, bool]:

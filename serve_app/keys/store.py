@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import redis
 
+from serve_app.common.redis_client import sync_redis
 from serve_app.keys.model import ApiKey, new_key, split_key
 
 REDIS_KEY = "platform:api-keys"
@@ -55,7 +55,7 @@ class RedisKeyStore:
     """Key records in one Redis hash, id → JSON record."""
 
     def __init__(self, url: str):
-        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self.redis = sync_redis(url)
 
     def all(self) -> dict[str, ApiKey]:
         return {key_id.decode(): ApiKey.model_validate_json(record)

@@ -18,6 +18,7 @@ from serve_app.common.generation import (
     UserText,
     within_completion_budget,
 )
+from serve_app.http.job_routes import RUNS_AS_JOB
 from serve_app.http.sse import HEADERS, STREAMED, sse_stream
 from serve_app.llm.service import SOURCE_HEADER, LLMService
 
@@ -53,7 +54,7 @@ class InferResponse(BaseModel):
     generated_texts: list[str]
 
 
-@router.post("/infer", response_model=InferResponse)
+@router.post("/infer", response_model=InferResponse, openapi_extra=RUNS_AS_JOB)
 async def infer(body: InferRequest, request: Request, response: Response) -> InferResponse:
     service: LLMService = request.app.state.llm
     completion = await service.complete(body.generation())

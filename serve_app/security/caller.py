@@ -20,6 +20,9 @@ class Caller:
     # Charges LLM tokens to the key's budget (the rate limiter's), if one applies.
     meter: TokenMeter | None = field(default=None, compare=False)
 
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
 
 ANONYMOUS = Caller(key_id="-", tenant="anonymous", tier="normal", scopes=frozenset({"admin"}))
 CURRENT: ContextVar[Caller | None] = ContextVar("platform_caller", default=None)

@@ -3,11 +3,31 @@ document stay open, so probes and browsers need no key."""
 
 from typing import Literal
 
+from serve_app.common.errors import InvalidPath
+
 Family = Literal["health", "docs", "graphs", "llm", "v2", "jobs", "admin", "other"]
 OPEN: frozenset[str] = frozenset({"health", "docs"})
 _HEALTH = frozenset({"/health", "/health/live", "/health/ready", "/v2/health/live", "/v2/health/ready"})
 _DOCS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
 _LLM = ("/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/models", "/infer")
+
+
+# Percent-encoded dot, slash, backslash and NUL: a client, proxy or replay that decodes them sees another path.
+_ENCODED_SEPARATORS = ("%2e", "%2f", "%5c", "%00")
+
+
+def check_path(path: str, raw_path: bytes | None = None) -> None:
+    """Refuse (400) a path that routing and a normalizing client would read differently: `.`/`..` or empty
+    segments, a backslash, or an encoded separator. Every decision (family, scopes, routing) is then made
+    on one path, the one sent."""
+    raw = (raw_path or path.encode()).split(b"?")[0].decode("latin-1").lower()
+    segments = path.split("/")[1:]
+    dotted = any(segment in (".", "..") for segment in segments)
+    empty = "" in segments[:-1]  # a trailing slash is left to routing (a redirect)
+    if not path.startswith("/") or dotted or empty or "\\" in path \
+            or any(code in raw for code in _ENCODED_SEPARATORS):
+        raise InvalidPath("the request path must be sent normalized: no `.`, `..` or empty segments, no "
+                          "backslash, no percent-encoded `.`, `/` or `\\`")
 
 
 def route_family(path: str) -> Family:

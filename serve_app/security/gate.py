@@ -3,7 +3,7 @@ rate limits, then the body, read whole within its limits. Refusals are problem+j
 body on /v2) with the right status, and every answer carries the security headers."""
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,12 +18,13 @@ from serve_app.common.errors import (
 )
 from serve_app.common.input_limits import check_request_id, set_input_limits
 from serve_app.common.settings import PlatformSettings
+from serve_app.http.job_routes import prefers_async
 from serve_app.http.problems import is_json, problem_response
 from serve_app.keys import open_key_store
 from serve_app.security.body import ClientGone, check_json_depth, read_body, replaying
 from serve_app.security.caller import ANONYMOUS, CURRENT, Caller, TenantTag
 from serve_app.security.config import SecurityConfig
-from serve_app.security.families import OPEN, body_family, required_scopes, route_family
+from serve_app.security.families import OPEN, body_family, check_path, required_scopes, route_family
 from serve_app.security.key_table import KeyTable
 from serve_app.security.metrics import SecurityMetrics
 from serve_app.security.rate_limits import RateLimiter
@@ -58,13 +59,25 @@ class Guard:
 
     async def admit(self, headers: Headers, method: str, path: str, family: str) -> Caller:
         """The caller this request (HTTP, or gRPC with its metadata as headers) is for, or the refusal: 401,
-        403, 429 (or 503 when the stores are down and the rule is to refuse)."""
+        403, 429 (or 503 when the stores are down and the rule is to refuse). LLM work (anything that needs
+        the `llm` scope) is admitted only while the key's tokens this minute last."""
         self._check_headers(headers)
         if family in OPEN:
             return ANONYMOUS
-        caller = await self._authenticate(headers, family, method, path) if self.auth else ANONYMOUS
-        await self._limited(self.limiter.admit(caller, llm=family == "llm"), caller, family)
+        needed = required_scopes(family, method, path, prefers_async(headers))
+        caller = await self._authenticate(headers, needed, path) if self.auth else ANONYMOUS
+        await self._limited(self.limiter.admit(caller, llm="llm" in needed), caller, family)
         return caller
+
+    async def admit_replay(self, caller: Caller, method: str, path: str, family: str) -> None:
+        """A job's request, replayed in-process, runs as the key that submitted it: the same scopes, and LLM
+        work only while that key's tokens last (its requests were counted when it was submitted)."""
+        if family in OPEN:
+            return
+        needed = required_scopes(family, method, path, False)
+        self._check_scopes(caller.allows, needed)
+        if "llm" in needed:
+            await self._limited(self.limiter.admit_tokens(caller), caller, family)
 
     async def admit_more(self, caller: Caller, requests: int, family: str = "jobs") -> None:
         """Charge `requests` more to the caller's per-minute quota, all or none (a batch's jobs beyond the
@@ -84,36 +97,39 @@ class Guard:
             raise HeadersTooLarge(f"request headers take {size} bytes, the limit is {self.config.header_bytes}")
         check_request_id(headers.get("x-request-id"))
 
-    async def _authenticate(self, headers: Headers, family: str, method: str, path: str) -> Caller:
-        presented = _presented_key(headers)
-        if presented is None:
-            self.metrics.auth_failure("missing")
-            raise Unauthenticated("send an API key: Authorization: Bearer <key> or X-API-Key: <key>")
+    async def _authenticate(self, headers: Headers, needed: frozenset[str], path: str) -> Caller:
+        presented = self._presented_key(headers)
         record = await self.keys.lookup(presented)
         if record is None:
             self.metrics.auth_failure("invalid")
             logger.warning("authentication failed", extra={"key_prefix": presented[:12], "path": path})
             raise Unauthenticated("the API key is malformed, unknown or revoked")
-        prefer = ",".join(headers.getlist("prefer")).lower()
-        needed = required_scopes(family, method, path, "respond-async" in prefer)
-        missing = sorted(scope_ for scope_ in needed if not record.allows(scope_))
+        self._check_scopes(record.allows, needed)
+        return Caller(key_id=record.id, tenant=record.tenant, tier=record.tier, scopes=record.scopes,
+                      meter=self.charge)
+
+    def _presented_key(self, headers: Headers) -> str:
+        """The one key sent (Authorization: Bearer, or X-API-Key); two are refused, as a proxy in front may
+        read another of them than this gate does."""
+        sent = headers.getlist("authorization") + headers.getlist("x-api-key")
+        if len(sent) != 1:
+            self.metrics.auth_failure("missing" if not sent else "ambiguous")
+            raise Unauthenticated("send one API key: Authorization: Bearer <key> or X-API-Key: <key>" if not sent
+                                  else "send the API key once: one Authorization or one X-API-Key header")
+        if headers.get("authorization") is None:
+            return sent[0]
+        scheme, _, token = sent[0].partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+    def _check_scopes(self, allows: Callable[[str], bool], needed: frozenset[str]) -> None:
+        missing = sorted(scope_ for scope_ in needed if not allows(scope_))
         if missing:
             self.metrics.auth_failure("forbidden")
             raise Forbidden(f"this API key lacks the scope {', '.join(missing)}")
-        return Caller(key_id=record.id, tenant=record.tenant, tier=record.tier, scopes=record.scopes,
-                      meter=self.charge)
 
     async def charge(self, caller: Caller, tokens: int) -> None:
         self.metrics.tokens(caller.tenant, tokens)
         await self.limiter.charge(caller, tokens)
-
-
-def _presented_key(headers: Headers) -> str | None:
-    authorization = headers.get("authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return headers.get("x-api-key") or None
 
 
 class Gate:
@@ -131,7 +147,12 @@ class Gate:
         guard: Guard = scope["app"].state.guard
         headers = Headers(scope=scope)
         try:
-            caller = replayed or await guard.admit(headers, scope["method"], scope["path"], family)
+            check_path(scope["path"], scope.get("raw_path"))
+            if replayed is None:
+                caller = await guard.admit(headers, scope["method"], scope["path"], family)
+            else:
+                caller = replayed
+                await guard.admit_replay(caller, scope["method"], scope["path"], family)
             if scope["method"] in _BODY_METHODS:
                 receive = await self._bounded(headers, receive, family, guard)
         except ClientGone:

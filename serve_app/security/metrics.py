@@ -6,8 +6,8 @@ from ray.serve.metrics import Counter
 
 class SecurityMetrics:
     def __init__(self):
-        self._failures = Counter("platform_auth_failures", "Refused API keys by reason (missing, invalid, forbidden).",
-                                 ("reason",))
+        self._failures = Counter("platform_auth_failures",
+                                 "Refused API keys by reason (missing, ambiguous, invalid, forbidden).", ("reason",))
         self._refusals = Counter("platform_gate_refusals", "Requests the gate refused, by problem and route family.",
                                  ("problem", "family"))
         self._requests = Counter("platform_tenant_requests", "Admitted requests per tenant and route family.",

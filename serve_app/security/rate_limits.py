@@ -13,10 +13,10 @@ from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
-from redis.asyncio import BlockingConnectionPool
 from redis.exceptions import RedisError
 
 from serve_app.common.errors import AuthUnavailable, RateLimited
+from serve_app.common.redis_client import async_pool
 from serve_app.security.caller import Caller
 
 logger = logging.getLogger("ray.serve")
@@ -58,9 +58,7 @@ class RateLimiter:
     def _strategies(self):
         # The async client belongs to the event loop that made it: made on first use, on the serving loop.
         if self._storage is None:
-            pool = BlockingConnectionPool.from_url(self.redis_url, max_connections=STORE_CONNECTIONS,
-                                                   timeout=STORE_TIMEOUT_S, socket_timeout=STORE_TIMEOUT_S,
-                                                   socket_connect_timeout=STORE_TIMEOUT_S)
+            pool = async_pool(self.redis_url, STORE_CONNECTIONS, STORE_TIMEOUT_S)
             self._storage = RedisStorage(f"async+{self.redis_url}", implementation="redispy", key_prefix="platform-rl",
                                          connection_pool=pool)
             self._requests = SlidingWindowCounterRateLimiter(self._storage)
@@ -79,13 +77,20 @@ class RateLimiter:
         if not self.config.enabled:
             return
         tier = self.config.tiers[caller.tier]
-        requests, tokens = self._strategies()
+        requests = self._strategies()[0]
         # (name, item, strategy, namespace, counted): a request is counted; tokens are only tested here.
         checks = [("per-second", RateLimitItemPerSecond(tier.requests_per_second), requests, "requests", True),
                   ("per-minute", RateLimitItemPerMinute(tier.requests_per_minute), requests, "requests", True)]
-        if llm:
-            checks.append(("tokens", RateLimitItemPerMinute(tier.tokens_per_minute), tokens, "tokens", False))
-        await self._check(checks, caller)
+        await self._check(checks + (self._tokens_check(caller) if llm else []), caller)
+
+    async def admit_tokens(self, caller: Caller) -> None:
+        """RateLimited when the key's LLM tokens this minute are spent (nothing is counted)."""
+        if self.config.enabled:
+            await self._check(self._tokens_check(caller), caller)
+
+    def _tokens_check(self, caller: Caller) -> list:
+        item = RateLimitItemPerMinute(self.config.tiers[caller.tier].tokens_per_minute)
+        return [("tokens", item, self._strategies()[1], "tokens", False)]
 
     async def admit_more(self, caller: Caller, count: int) -> None:
         """Count `count` more requests of this key in its per-minute window only (a batch's jobs beyond the one

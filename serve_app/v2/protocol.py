@@ -66,7 +66,10 @@ class ErrorResponse(BaseModel):
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    """A V2 error as V2 clients read it: `{"error": ...}` with the status."""
+    """A V2 error as V2 clients read it: `{"error": ...}` with the status (and, for 429 and 503, when to
+    come back)."""
+    if status in (429, 503):
+        headers = {"Retry-After": "1", **(headers or {})}
     return JSONResponse(ErrorResponse(error=message).model_dump(), status_code=status, headers=headers)
 
 

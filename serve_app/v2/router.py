@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 
 from serve_app.common.errors import as_platform_error
 from serve_app.common.model_metadata import ModelMetadata
+from serve_app.http.job_routes import RUNS_AS_JOB
 from serve_app.readiness import readiness
 from serve_app.v2 import codec
 from serve_app.v2.models import ModelRepository
@@ -34,7 +35,7 @@ class V2Route(APIRoute):
                 # Anything unexpected is logged there and answered as a 500.
                 problem = as_platform_error(error)
                 logger.info("v2 request failed", extra={"problem": problem.title, "detail": problem.detail})
-                return error_response(problem.status, problem.detail)
+                return error_response(problem.status, problem.detail, getattr(problem, "headers", None))
 
         return handle
 
@@ -83,7 +84,7 @@ async def model_ready(name: str, request: Request) -> Response:
     return error_response(400, f"model {name!r} is not ready")
 
 
-@router.post("/models/{name}/infer", response_class=Response, responses=_TENSORS)
+@router.post("/models/{name}/infer", response_class=Response, responses=_TENSORS, openapi_extra=RUNS_AS_JOB)
 async def infer(name: str, request: Request) -> Response:
     model = await _models(request).find(name)
     inference, inputs = codec.decode_request(await request.body(), request.headers.get(codec.HEADER_LENGTH),

@@ -5,6 +5,7 @@ from fastapi.responses import StreamingResponse
 
 from serve_app.common.errors import InvalidRequest, UnknownModel
 from serve_app.common.generation import GenerationRequest
+from serve_app.http.job_routes import RUNS_AS_JOB
 from serve_app.http.problems import OPENAI_TAG
 from serve_app.http.sse import HEADERS as SSE_HEADERS
 from serve_app.http.sse import STREAMED
@@ -52,13 +53,13 @@ async def _generate(request: Request, response: Response, body: ChatCompletionRe
     return as_whole(body.model, completion)
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=STREAMED)
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=STREAMED, openapi_extra=RUNS_AS_JOB)
 async def create_chat_completion(body: ChatCompletionRequest, request: Request, response: Response):
     generation = GenerationRequest(messages=body.messages, sampling=body.sampling(body.max_completion_tokens))
     return await _generate(request, response, body, generation, chat_stream, chat_completion)
 
 
-@router.post("/v1/completions", response_model=TextCompletion, responses=STREAMED)
+@router.post("/v1/completions", response_model=TextCompletion, responses=STREAMED, openapi_extra=RUNS_AS_JOB)
 async def create_completion(body: CompletionRequest, request: Request, response: Response):
     prompts = [body.prompt] if isinstance(body.prompt, str) else body.prompt
     if len(prompts) != 1:
@@ -67,7 +68,7 @@ async def create_completion(body: CompletionRequest, request: Request, response:
     return await _generate(request, response, body, generation, text_stream, text_completion)
 
 
-@router.post("/v1/embeddings", response_model=EmbeddingList)
+@router.post("/v1/embeddings", response_model=EmbeddingList, openapi_extra=RUNS_AS_JOB)
 async def create_embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
     service = await _service(request, body.model, embedding=True)
     result = await service.embedder.embed.remote(body.texts())

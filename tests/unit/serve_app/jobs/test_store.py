@@ -1,13 +1,18 @@
 """JobStore against the real local Redis (test database 15): creation is idempotent, a claim takes a job
-once (a duplicate delivery is dropped, a lapsed lease lets a redelivery run), cancel, requeue."""
+once (a duplicate delivery is dropped, a lapsed lease lets a redelivery run), cancel, requeue; what the
+client sent and got back is sealed at rest and kept only as long as promised; the memory budget."""
 
 import time
 import uuid
 
+import base64
+import os
+
 import pytest
 import redis
 
-from serve_app.jobs.model import Job, JobRequest
+from serve_app.common.errors import JobStoreFull
+from serve_app.jobs.model import Job, JobRequest, JobResult
 from serve_app.jobs.settings import JobSettings
 from serve_app.jobs.store import JobStore
 
@@ -29,7 +34,53 @@ def test_creation_is_idempotent_and_keeps_only_replayable_headers(store):
     assert store.create(first) == (first, True)
     stored, created = store.create(first.model_copy(update={"tier": "high"}))
     assert not created and stored.tier == "normal"
-    assert stored.request.headers == {"content-type": "application/json"} and stored.request.body() == b'{"x": 1}'
+    assert stored.request.headers == {"content-type": "application/json"}
+    assert store.runnable(first.id)[1] and store.runnable(first.id)[0].request.body == b'{"x": 1}'
+
+
+PII = b'{"text": "call 010-1234-5678 or mail kim@example.com, RRN 900101-1234567"}'
+
+
+def raw_values(job_id: str) -> bytes:
+    """Everything Redis holds for the job, as a dump or AOF file would show it."""
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    return b"".join(client.get(key) or b"" for key in client.keys(f"job:{job_id}*"))
+
+
+def test_what_the_client_sent_and_got_back_is_sealed_at_rest(store):
+    sent = job().model_copy(update={"request": JobRequest.of("/v1/graphs/g", PII, {})})
+    store.create(sent)
+    store.save_result(sent.id, JobResult(http_status=200, media_type="application/json", body={"echo": PII.decode()}))
+    at_rest = raw_values(sent.id)
+    assert b"010-1234-5678" not in at_rest and b"kim@example.com" not in at_rest and b"900101" not in at_rest
+    assert base64.b64encode(PII)[:24] not in at_rest  # not merely encoded
+    assert store.runnable(sent.id)[0].request.body == PII and store.result(sent.id).body == {"echo": PII.decode()}
+    # Another key (a replica given the wrong secret) opens nothing: the job is not run on garbage.
+    stranger = JobStore(TEST_REDIS_URL, JobSettings(data_key=base64.b64encode(os.urandom(32)).decode()))
+    assert stranger.runnable(sent.id) == (stranger.get(sent.id), False) and stranger.result(sent.id) is None
+
+
+def test_a_body_is_kept_until_its_job_ends_a_dead_letters_until_it_expires(store):
+    done, dead, cancelled = job(), job(), job()
+    for item in (done, dead, cancelled):
+        store.create(item)
+    for item in (done, dead):
+        store.claim(item.id)
+    store.finish(done.id, "SUCCEEDED", http_status=200)
+    store.finish(dead.id, "FAILED", "model_unavailable", keep_input=True)
+    store.cancel(cancelled.id)
+    assert [store.runnable(item.id)[1] for item in (done, dead, cancelled)] == [False, True, False]
+    assert store.get(done.id).status == "SUCCEEDED"  # the job itself is still readable
+
+
+def test_new_jobs_are_refused_past_the_memory_budget(store):
+    maxmemory = redis.Redis.from_url(TEST_REDIS_URL).info("memory")["maxmemory"]
+    if not maxmemory:
+        pytest.skip("this Redis has no maxmemory (`make redis` sets one)")
+    store.check_room(1024)  # an empty test database is far from 80 % of it
+    with pytest.raises(JobStoreFull) as full:
+        store.check_room(maxmemory)
+    assert full.value.status == 503 and full.value.headers["Retry-After"]
 
 
 def test_a_claim_takes_a_job_once_until_its_lease_lapses(store):
