@@ -29,6 +29,9 @@ export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER ?= 0
 # and gRPC ports (direct ingress): no Python proxy hop (benchmarks/results/serving_cost.md). Ray then binds the
 # replicas' ports to every interface, so that HAProxy on another node reaches them.
 export RAY_SERVE_ENABLE_HA_PROXY ?= 1
+# Ray starts HAProxy through the platform's wrapper: admin socket 0600, stats on loopback, a request-header
+# timeout and a per-source connection cap (serve_app/ops/haproxy.py).
+export RAY_SERVE_HAPROXY_BINARY_PATH ?= $(abspath $(BIN))/platform-haproxy
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 

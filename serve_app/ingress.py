@@ -14,10 +14,12 @@ from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
 from serve_app.hosted_models import HostedModel
+from serve_app.http.disconnect import CancelOnDisconnect
 from serve_app.http.drain_gate import DrainGate, HeldWork
 from serve_app.http.graph_body import graph_body
 from serve_app.http.graph_openapi import document_graphs
 from serve_app.http.job_routes import RUNS_AS_JOB
+from serve_app.http.overload import Admission, OverloadConfig, OverloadGuard
 from serve_app.http.problems import install_problem_handlers
 from serve_app.jobs.model import JobOutcome
 from serve_app.jobs.prefer import RespondAsync
@@ -40,11 +42,15 @@ from serve_app.v2.router import router as v2_router
 
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
+# Inside Prefer: a request sent as a job is not synchronous work.
+app.add_middleware(OverloadGuard)
 app.add_middleware(RespondAsync)
 # Inside CORS, so a browser's preflight needs no key and refusals still carry the CORS headers.
 app.add_middleware(Gate)
 # Outside the gate: a draining replica refuses before it spends a key lookup.
 app.add_middleware(DrainGate)
+# Outside every other: a client that leaves cancels whatever its request is doing.
+app.add_middleware(CancelOnDisconnect)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
 for router in (v2_router, openai_router, infer_router, jobs_router):
@@ -74,6 +80,8 @@ class IngressConfig(BaseModel):
     semantic_cache: SemanticCacheConfig = Field(default_factory=SemanticCacheConfig)
     # API keys, rate limits per tier, input limits, the body deadline (serve_app/security/config.py).
     security: SecurityConfig = Field(default_factory=SecurityConfig)
+    # Early refusal of synchronous work that would wait past its deadline (serve_app/http/overload.py).
+    overload: OverloadConfig = Field(default_factory=OverloadConfig)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1})
@@ -93,6 +101,7 @@ class Ingress(GRPCInferenceService):
         redis_url = settings.redis_url
         app.state.guard = Guard(settings)
         app.state.held = HeldWork()
+        app.state.admission = Admission()
         liveness = Liveness()
         self.runner = GraphRunner(graphs, models, redis_url, liveness=liveness)
         # The routers reach the runner, the models, the LLM service and the jobs through request.app.
@@ -111,6 +120,7 @@ class Ingress(GRPCInferenceService):
         app.state.llm.configure(LLMSettings(**config.llm), config.semantic_cache)
         app.state.jobs.configure(JobSettings(**config.jobs))
         app.state.guard.configure(config.security)
+        app.state.admission.config = config.overload
 
     async def check_health(self) -> None:
         """Serve's health check of this replica covers the models it hosts."""
@@ -167,7 +177,7 @@ class Ingress(GRPCInferenceService):
             return JobOutcome(http_status=410, title="input_unavailable")
         # Counted against the key's rate when it was submitted; replayed with that key's scopes and token budget.
         act_for(Caller(key_id=job.key_id, tenant=job.tenant, tier=job.tier, scopes=frozenset(job.scopes),
-                       meter=app.state.guard.charge))
+                       meter=app.state.guard.charge, replay=True))
         result = await replay(app, job)
         await asyncio.to_thread(store.save_result, job_id, result)
         return JobOutcome.of(result)

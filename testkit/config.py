@@ -24,6 +24,9 @@ JOB_ENV = {"PLATFORM_JOBS_MAX_TIMEOUT_S": "30", "PLATFORM_JOBS_DEFAULT_TIMEOUT_S
 QUEUE_PREFIX = "tests-jobs"
 # How long a request body may trickle in before the gate answers 408 (production 10 s).
 BODY_TIMEOUT_S = 2.0
+# HAProxy's request-header deadline and per-source connection cap (production 10 s and 512; every test
+# client is one source, 127.0.0.1).
+HAPROXY_ENV = {"PLATFORM_HAPROXY_HEADER_TIMEOUT_S": "2", "PLATFORM_HAPROXY_CONNECTIONS_PER_SOURCE": "400"}
 
 OK = {"kind": "model", "deployment": "ok", "args": ["$input"]}
 RULE = {"kind": "function", "function": "constant", "args": [{"answer": "rule"}]}

@@ -15,7 +15,7 @@ import yaml
 
 from serve_app.common.settings import REPO_ROOT
 from serve_app.ops.local_cluster import LocalPlatform, deploy, free_port, own_ports_env
-from testkit.config import JOB_ENV, new_queue_name, platform_config
+from testkit.config import HAPROXY_ENV, JOB_ENV, new_queue_name, platform_config
 from testkit.polling import GiveUp, eventually
 
 SERVE_CLI = str(Path(sys.executable).parent / "serve")
@@ -39,7 +39,7 @@ class RunningPlatform:
 
 def _environment(queue: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(**own_ports_env(), **JOB_ENV, PLATFORM_JOBS_QUEUE_NAME=queue,
+    env.update(**own_ports_env(), **JOB_ENV, **HAPROXY_ENV, PLATFORM_JOBS_QUEUE_NAME=queue,
                PLATFORM_DRAIN_TIMEOUT_S=str(DRAIN_TIMEOUT_S))
     return env
 

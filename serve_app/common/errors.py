@@ -148,6 +148,19 @@ class ConcurrencyLimitReached(PlatformError):
     default_detail = "동시 추론 요청 한도 초과"
 
 
+class Overloaded(PlatformError):
+    """The route is so busy that this request would wait past its deadline: refused at once, before any work."""
+
+    status, title = 503, "overloaded"
+
+    def __init__(self, detail: str | None = None, retry_after_s: int = 1):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+    def __reduce__(self):
+        return type(self), (self.detail, int(self.headers["Retry-After"]))
+
+
 class InferenceTimeout(PlatformError):
     status, title = 503, "timeout"
 

@@ -19,6 +19,8 @@ class Caller:
     scopes: frozenset[str]
     # Charges LLM tokens to the key's budget (the rate limiter's), if one applies.
     meter: TokenMeter | None = field(default=None, compare=False)
+    # A job's request replayed in-process: accepted already, so never refused for load.
+    replay: bool = False
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

@@ -2,7 +2,6 @@
 config): breaker + fallback, retries with backoff, timeouts, shadows, switch, splitter, ensemble."""
 
 import asyncio
-import os
 import time
 
 import httpx
@@ -100,11 +99,8 @@ def test_a_hung_node_times_out_without_blocking_others(graphs):
     assert fast.status_code == 200 and fast_s < hung_s  # answered while the other one hung
 
 
-# HAProxy (the Makefile's ingress) keeps a request running at the replica when its client half-closes (a FIN):
-# Serve's proxy saw the disconnect and cancelled; behind HAProxy the replica often never hears of it. Until
-# that is fixed the abandoned work ends at its deadlines (request_timeout_s, graph and node timeouts).
-@pytest.mark.xfail(os.environ.get("RAY_SERVE_ENABLE_HA_PROXY") == "1", strict=False,
-                   reason="behind HAProxy a client's half-close does not reach the replica")
+# Was (behind HAProxy, the Makefile's ingress): the replica served HTTP itself and nothing listened for the
+# client's leaving, so the abandoned work ran on to its deadlines (serve_app/http/disconnect.py).
 def test_a_client_that_goes_away_cancels_the_call_inside_the_deployment(graphs, calls):
     """`abandoned` has no timeout: only the client's leaving can end its call to the hung node."""
     http, _ = graphs

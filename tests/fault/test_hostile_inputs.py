@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from serve_app.common.shapes import shape_png
-from testkit.config import BODY_TIMEOUT_S
+from testkit.config import BODY_TIMEOUT_S, HAPROXY_ENV
 
 pytestmark = pytest.mark.fault
 IMAGE = base64.b64encode(shape_png("circle", 1)).decode()
@@ -92,6 +92,57 @@ def test_slow_clients_cannot_hold_the_ingress(platform):
     alone, worst, statuses = beside(platform, hostile, count=40)
     assert worst < alone + 2.0, (alone, worst)
     assert sum(status.endswith(b"408") for status in statuses) >= 140
+
+
+def test_slow_headers_are_cut_and_one_source_cannot_take_every_connection(platform):
+    """Was: HAProxy waited an hour for a request's headers, so clients trickling header lines held their
+    sockets indefinitely, and its connection limit then locked everyone out."""
+    host, port = platform.base_url.removeprefix("http://").split(":")
+    header_timeout_s = int(HAPROXY_ENV["PLATFORM_HAPROXY_HEADER_TIMEOUT_S"])
+    cap = int(HAPROXY_ENV["PLATFORM_HAPROXY_CONNECTIONS_PER_SOURCE"])
+
+    async def trickle() -> float:
+        """Seconds until HAProxy answered (408) or closed a request whose header lines never end."""
+        started = time.monotonic()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+        try:
+            while time.monotonic() - started < header_timeout_s + 10:
+                writer.write(b"X-Slow: 1\r\n")
+                await writer.drain()
+                try:
+                    await asyncio.wait_for(reader.read(64), 0.5)
+                    break  # an answer, or the close
+                except TimeoutError:
+                    pass  # still held: another header line
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+        return time.monotonic() - started
+
+    async def closed_at_once() -> bool:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            return await asyncio.wait_for(reader.read(1), 1) == b""
+        except ConnectionError:
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            writer.close()
+
+    async def attack() -> tuple[bool, list[float]]:
+        held = [await asyncio.open_connection(host, int(port)) for _ in range(cap)]  # idle, the source's cap
+        over_cap = await closed_at_once()
+        for _, writer in held:
+            writer.close()
+        return over_cap, await asyncio.gather(*(trickle() for _ in range(100)))
+
+    over_cap, held_s = asyncio.run(attack())
+    assert over_cap  # the connection past the cap was closed at once
+    assert max(held_s) < header_timeout_s + 3, max(held_s)  # every trickle cut at the header deadline
+    assert httpx.get(f"{platform.base_url}/health/live", timeout=10).status_code == 200  # and the source served again
 
 
 def test_a_decompression_bomb(platform):

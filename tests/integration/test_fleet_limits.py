@@ -18,7 +18,7 @@ PER_MINUTE, TOKENS = FLEET_PER_MINUTE, FLEET_TOKENS
 
 
 def low_key(store: RedisKeyStore, tenant: str) -> tuple[str, str]:
-    key, record = new_key(tenant, "low", frozenset({"graphs", "llm"}))
+    key, record = new_key(tenant, "low", frozenset({"graphs", "llm", "jobs"}))
     store.put(record)
     return key, record.id
 
@@ -83,3 +83,10 @@ def test_streamed_chats_spend_the_keys_tokens(platform, fleet):
     assert sum(spent[:-1]) < TOKENS <= sum(spent), spent
     assert refusal.headers["ratelimit"].startswith('"tokens";r=0') and int(refusal.headers["retry-after"]) >= 1
     assert refusal.json()["title"] == "rate_limited"
+    # Was: the spent key still ran LLM work as jobs. Every way LLM work arrives is refused alike.
+    with httpx.Client(base_url=platform.base_url, headers={"X-API-Key": key}, timeout=60) as http:
+        for path, body, headers in (("/v1/inference", {"prompt": "hi", "model": "tiny-llama"}, {}),
+                                    ("/v1/chat/completions", {**body, "stream": False}, {"Prefer": "respond-async"}),
+                                    ("/infer", {"query": "hi"}, {})):
+            answer = http.post(path, json=body, headers=headers)
+            assert answer.status_code == 429 and answer.json()["title"] == "rate_limited", path

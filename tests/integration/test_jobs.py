@@ -1,11 +1,15 @@
 """The job API on the real platform and the real broker: S0's contract case by case, jobs of graphs and
-of any POST route (`Prefer: respond-async`), cancel, timeout, concurrency limit, tiers."""
+of the routes that declare they may run as jobs (`Prefer: respond-async`), cancel, timeout, concurrency limit,
+tiers; what a job keeps at rest, and for how long."""
 
+import base64
 import uuid
 
 import httpx
 import pytest
+import redis
 
+from serve_app.common.settings import PlatformSettings
 from testkit.platform import reconfigured, user_config_change
 from testkit.polling import eventually
 from tests.integration.replica_logs import log_lines_with
@@ -98,7 +102,7 @@ def test_a_graph_runs_as_a_job_and_a_bad_body_is_refused_before_it_is_queued(cli
     ("/v1/chat/completions", {"model": "tiny-llama", "max_tokens": 6, "temperature": 0,
                               "messages": [{"role": "user", "content": "Review Seoul Garden."}]}),
 ])
-def test_prefer_respond_async_turns_any_post_route_into_a_job(client, path, body):
+def test_prefer_respond_async_turns_a_route_into_a_job(client, path, body):
     response = client.post(path, json=body, headers={"Prefer": "respond-async"})
     assert response.status_code == 202 and response.headers["preference-applied"] == "respond-async"
     job = finished(client, response.json()["requestId"], "/v1/jobs")
@@ -199,3 +203,37 @@ def test_job_metrics_reach_prometheus(client):
 
     text = eventually(page_with_every_metric, 30, interval_s=0.5, what=str(wanted))
     assert 'status="SUCCEEDED"' in text and 'tier="normal"' in text
+
+
+PII = "Call me at 010-1234-5678 or kim.minsu@example.com; RRN 900101-1234567, card 4111 1111 1111 1111."
+
+
+def test_what_a_job_keeps_is_sealed_and_its_body_goes_when_it_ends(client):
+    """Was: the body (base64) and the answer readable in Redis and its AOF files for 24 h."""
+    job_id = new_id("pii")
+    assert submit(client, PII, headers={"X-Request-Id": job_id}).status_code == 202
+    store = redis.Redis.from_url(PlatformSettings().redis_url)
+
+    def at_rest() -> bytes:
+        return b"".join(store.get(key) or b"" for key in store.keys(f"job:{job_id}*"))
+
+    for needle in ("010-1234-5678", "kim.minsu", "900101", "4111 1111", base64.b64encode(PII.encode()).decode()[:20]):
+        assert needle.encode() not in at_rest()
+    assert finished(client, job_id)["status"] == "SUCCEEDED"
+    assert not store.exists(f"job:{job_id}:input") and store.exists(f"job:{job_id}:result")
+    assert client.get(f"/v1/inference/{job_id}").json()["result"]["choices"]  # still readable by its owner
+
+
+def test_a_job_body_over_its_tiers_budget_is_413_and_kept_nowhere(client):
+    job_id = new_id("big")
+    body = {"model": "tiny-llama", "max_tokens": 1, "messages": [{"role": "user", "content": "a" * 600_000}]}
+    refused = client.post("/v1/chat/completions", json=body,
+                          headers={"Prefer": "respond-async", "X-Priority": "low", "X-Request-Id": job_id})
+    assert refused.status_code == 413 and refused.json()["title"] == "payload_too_large"
+    assert client.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_prefer_is_ignored_where_a_route_cannot_run_as_a_job(client):
+    """Was: any POST path was queued, the operator's dead-letter requeue among them."""
+    answer = client.post("/v1/jobs/dead-letters/nobody/requeue", headers={"Prefer": "respond-async"})
+    assert answer.status_code == 404 and "preference-applied" not in answer.headers

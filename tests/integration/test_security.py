@@ -4,7 +4,9 @@ protocol's error shape), scopes hold, a tenant sees only its own jobs, bodies ov
 the security headers."""
 
 import base64
+import http.client
 import io
+import json
 import socket
 
 import httpx
@@ -16,7 +18,10 @@ from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from serve_app.common.input_limits import InputLimits
+from serve_app.common.settings import PlatformSettings
 from serve_app.common.shapes import shape_png
+from serve_app.keys import new_key, open_key_store
+from testkit.polling import eventually
 
 LIMITS = InputLimits().body_bytes
 IMAGE = base64.b64encode(shape_png("circle", 1)).decode()
@@ -148,3 +153,53 @@ def test_security_headers_and_no_cors_by_default(client):
     assert response.headers["cache-control"] == "no-store"
     assert "default-src 'none'" in response.headers["content-security-policy"]
     assert "access-control-allow-origin" not in response.headers
+
+
+# The probe's way around the gate: a path routing reads one way and a normalizing client (the job replay's)
+# another. (method, path) of each guarded family; every variant of each is refused, for a key of every scope.
+GUARDED = [("POST", "/v1/chat/completions"), ("POST", "/v1/inference"), ("POST", "/v1/graphs/recommend"),
+           ("POST", "/v2/models/classify/infer"), ("GET", "/v1/jobs/dead-letters"),
+           ("POST", "/v1/jobs/dead-letters/x/requeue"), ("GET", "/v1/graphs/classify/stats")]
+UNNORMALIZED = [lambda p: "/x/.." + p, lambda p: p.replace("/", "//", 2), lambda p: "/x/%2e%2e" + p,
+                lambda p: "/x/%2E%2E" + p, lambda p: p.replace("/", "%2f", 2).replace("%2f", "/", 1),
+                lambda p: "/." + p]
+
+
+def raw_request(platform, method: str, path: str, key: str, prefer_async: bool) -> tuple[int, dict]:
+    """The path sent exactly as written (httpx would normalize it first, as the replay's client did)."""
+    connection = http.client.HTTPConnection(*platform.base_url.removeprefix("http://").split(":"), timeout=30)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+               **({"Prefer": "respond-async"} if prefer_async else {})}
+    connection.request(method, path, body=b'{"user_id": 1}' if method == "POST" else None, headers=headers)
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, json.loads(body) if body.startswith(b"{") else {}
+
+
+def test_no_path_variant_gets_past_the_gate_with_any_scope(platform):
+    settings = PlatformSettings()
+    store = open_key_store(settings.key_store, settings.keys_file, settings.redis_url)
+    keys = []
+    for scope in ("graphs", "llm", "v2", "jobs"):
+        key, record = new_key(f"paths-{scope}", "normal", frozenset({scope}))
+        store.put(record)
+        keys.append(key)
+    eventually(lambda: httpx.get(f"{platform.base_url}/", headers={"X-API-Key": keys[-1]}).status_code == 200, 10,
+               0.2, "the ingress seeing the new keys")
+    for key in keys:
+        for method, path in GUARDED:
+            for variant in UNNORMALIZED:
+                for prefer_async in (False, True):
+                    status, body = raw_request(platform, method, variant(path), key, prefer_async)
+                    assert status == 400 and body.get("title", body.get("error")), (variant(path), status, body)
+            # Another case routes nowhere (routing is case-sensitive), and is never made a job.
+            status, _ = raw_request(platform, method, path.upper(), key, prefer_async=True)
+            assert status == 404, (path.upper(), status)
+
+
+def test_two_credentials_are_refused(platform):
+    for headers in ([("Authorization", f"Bearer {platform.api_key}")] * 2, [("X-API-Key", platform.api_key)] * 2,
+                    [("Authorization", f"Bearer {platform.api_key}"), ("X-API-Key", platform.api_key)]):
+        response = httpx.get(f"{platform.base_url}/v1/models", headers=httpx.Headers(headers))
+        assert response.status_code == 401 and "once" in response.json()["detail"]

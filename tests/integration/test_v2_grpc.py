@@ -1,6 +1,7 @@
 """KServe V2 over gRPC through the official `tritonclient.grpc` client, unchanged: the same models and
 graphs as over HTTP, the same answers, the key in the call's metadata, refusals as gRPC status codes."""
 
+import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as triton
@@ -84,3 +85,14 @@ def test_a_message_over_the_v2_limit_is_resource_exhausted(grpc_client, auth):
     with pytest.raises(InferenceServerException) as refused:
         grpc_client.infer("classify", [image_input(huge)], headers=auth)
     assert refused.value.status() == "StatusCode.RESOURCE_EXHAUSTED"
+
+
+def test_a_malformed_message_is_invalid_argument_saying_nothing_internal(platform, auth):
+    """Bytes that are no ModelInferRequest: refused as the client's mistake, before any auth, naming no class."""
+    with grpc.insecure_channel(platform.grpc_url) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+        for metadata in (None, tuple(auth.items())):
+            with pytest.raises(grpc.RpcError) as refused:
+                infer(b"\xff\xff\xff\xff not protobuf", metadata=metadata, timeout=30)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "Error" not in refused.value.details() and "Exception" not in refused.value.details()

@@ -1,6 +1,7 @@
 """The k8s-testbed (a real kube-apiserver with the KubeRay operator, ../shared/k8s-testbed) brought up once
 for the session, and the built manifests."""
 
+import base64
 import json
 import shutil
 import subprocess
@@ -58,7 +59,8 @@ def cluster(kubectl_present, tmp_path_factory) -> Cluster:
         # No controller-manager on the testbed: the namespace's default ServiceAccount is made by hand.
         cluster.kubectl("create", "serviceaccount", "default")
         # What an operator of the platform creates before applying k8s/ (k8s/README.md).
-        cluster.kubectl("create", "secret", "generic", "platform-secrets", "--from-literal=redis-password=test")
+        cluster.kubectl("create", "secret", "generic", "platform-secrets", "--from-literal=redis-password=test",
+                       "--from-literal=job-data-key=" + base64.b64encode(bytes(32)).decode())
         yield cluster
     finally:
         subprocess.run([str(TESTBED), "down", str(state)], capture_output=True, timeout=120)

@@ -3,6 +3,7 @@ pyproject.toml and the Makefile."""
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 
@@ -52,5 +53,7 @@ def test_the_pods_get_the_makefiles_environment():
             assert name not in PLATFORM_ENV
         elif name == "PLATFORM_ARTIFACTS_DIR":
             assert PLATFORM_ENV[name].startswith("/home/ray/platform/")  # inside the image, not $(DATA)
+        elif name == "RAY_SERVE_HAPROXY_BINARY_PATH":  # the console script where the image installs it
+            assert PLATFORM_ENV[name] == f"/home/ray/anaconda3/bin/{Path(value).name}"
         else:
             assert PLATFORM_ENV[name] == value, name

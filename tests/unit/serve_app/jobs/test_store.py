@@ -2,11 +2,10 @@
 once (a duplicate delivery is dropped, a lapsed lease lets a redelivery run), cancel, requeue; what the
 client sent and got back is sealed at rest and kept only as long as promised; the memory budget."""
 
-import time
-import uuid
-
 import base64
 import os
+import time
+import uuid
 
 import pytest
 import redis

@@ -1,0 +1,127 @@
+"""Early refusal under overload: a synchronous work request (a route that may also run as a job) that would
+wait in this replica past its deadline is refused at admission, 503 `overloaded` with Retry-After, instead of
+queueing until its answer is of no use. The deadline is the client's X-Request-Timeout, else `max_wait_s`.
+
+The wait is Little's law per route: a request that arrives behind `in_flight` others is done after about
+(in_flight + 1) / capacity seconds, capacity being the highest completion rate the route kept up over a
+recent window in which it was busy (at least `min_in_flight` on average: what it can do, not merely what it
+was asked). Until a busy window was seen, and below `min_in_flight`, nothing is refused, so a quiet route's
+first burst is served. A job's replay is counted but never refused: it was accepted already."""
+
+import math
+import time
+from collections import OrderedDict, deque
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serve_app.common.errors import Overloaded
+from serve_app.http.job_routes import runs_as_job
+from serve_app.http.problems import problem_response
+from serve_app.security.caller import CURRENT
+from serve_app.security.families import route_family
+from serve_app.v2.protocol import error_response
+
+# Routes tracked per replica; the least recently used is forgotten past this (paths come from clients).
+_ROUTES = 256
+
+
+class OverloadConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    # The deadline of a request that sends no X-Request-Timeout.
+    max_wait_s: float = Field(default=10.0, gt=0)
+    min_in_flight: int = Field(default=8, ge=1)
+    window_s: float = Field(default=2.0, gt=0)
+    # How many recent windows the capacity is the best of.
+    windows: int = Field(default=15, ge=1)
+
+
+class RouteLoad:
+    """One route's requests in flight here, and its completion rate per window."""
+
+    def __init__(self, config: OverloadConfig):
+        self.in_flight = 0
+        self.rates: deque[float] = deque(maxlen=config.windows)
+        self._window_start, self._completed, self._load_seconds = time.monotonic(), 0, 0.0
+        self._changed_at = self._window_start
+
+    def capacity(self) -> float:
+        return max(self.rates, default=0.0)
+
+    def change(self, by: int, config: OverloadConfig) -> None:
+        """`by` requests began (1) or ended (-1) now."""
+        now = time.monotonic()
+        self._load_seconds += self.in_flight * (now - self._changed_at)
+        self._changed_at = now
+        self.in_flight += by
+        self._completed += by < 0
+        elapsed = now - self._window_start
+        if elapsed >= config.window_s:
+            if self._load_seconds / elapsed >= config.min_in_flight:  # a busy window: its rate is what it can do
+                self.rates.append(self._completed / elapsed)
+            self._window_start, self._completed, self._load_seconds = now, 0, 0.0
+
+
+class Admission:
+    """Every tracked route's load in this replica; `app.state.admission`, configured by the Ingress."""
+
+    def __init__(self, config: OverloadConfig | None = None):
+        self.config = config or OverloadConfig()
+        self._routes: OrderedDict[str, RouteLoad] = OrderedDict()
+
+    def load(self, route: str) -> RouteLoad:
+        load = self._routes.pop(route, None) or RouteLoad(self.config)
+        self._routes[route] = load
+        if len(self._routes) > _ROUTES:
+            self._routes.popitem(last=False)
+        return load
+
+    def check(self, load: RouteLoad, deadline_s: float) -> None:
+        """Overloaded when a new request would be done only after its deadline."""
+        capacity = load.capacity()
+        if not self.config.enabled or load.in_flight < self.config.min_in_flight or capacity <= 0:
+            return
+        expected_s = (load.in_flight + 1) / capacity
+        if expected_s > deadline_s:
+            raise Overloaded(f"this route would answer in about {expected_s:.1f} s, past the request's deadline of "
+                             f"{deadline_s:g} s; retry later, or send it as a job (Prefer: respond-async)",
+                             retry_after_s=min(60, max(1, math.ceil(expected_s - deadline_s))))
+
+
+def _deadline(headers: Headers, default_s: float) -> float:
+    try:
+        sent = float(headers.get("x-request-timeout", "inf"))
+    except ValueError:
+        sent = math.inf  # the route answers the bad header
+    return min(sent, default_s) if sent > 0 else default_s
+
+
+class OverloadGuard:
+    """ASGI middleware in front of the routes, behind the gate and Prefer (a job is not synchronous work)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not runs_as_job(scope):
+            return await self.app(scope, receive, send)
+        admission: Admission = scope["app"].state.admission
+        load = admission.load(scope["path"])
+        try:
+            caller = CURRENT.get()
+            if caller is None or not caller.replay:
+                admission.check(load, _deadline(Headers(scope=scope), admission.config.max_wait_s))
+        except Overloaded as refusal:
+            family = route_family(scope["path"])
+            scope["app"].state.guard.metrics.refusal(refusal.title, family)
+            response = (error_response(503, refusal.detail, refusal.headers) if family == "v2"
+                        else problem_response(refusal))
+            return await response(scope, receive, send)
+        load.change(1, admission.config)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            load.change(-1, admission.config)
