@@ -42,11 +42,12 @@ from serve_app.v2.router import router as v2_router
 
 app = FastAPI(title="Serving foundation", version="0.1.0")
 install_problem_handlers(app)
-# Inside Prefer: a request sent as a job is not synchronous work.
-app.add_middleware(OverloadGuard)
 app.add_middleware(RespondAsync)
 # Inside CORS, so a browser's preflight needs no key and refusals still carry the CORS headers.
 app.add_middleware(Gate)
+# Outside the gate: overload is shed before a key lookup and a rate-limit round trip are spent on it, and the
+# time a request waits for them counts in its route's load.
+app.add_middleware(OverloadGuard)
 # Outside the gate: a draining replica refuses before it spends a key lookup.
 app.add_middleware(DrainGate)
 # Outside every other: a client that leaves cancels whatever its request is doing.

@@ -3,9 +3,9 @@ wait in this replica past its deadline is refused at admission, 503 `overloaded`
 queueing until its answer is of no use. The deadline is the client's X-Request-Timeout, else `max_wait_s`.
 
 The wait is Little's law per route: a request that arrives behind `in_flight` others is done after about
-(in_flight + 1) / capacity seconds, capacity being the highest completion rate the route kept up over a
-recent window in which it was busy (at least `min_in_flight` on average: what it can do, not merely what it
-was asked). Until a busy window was seen, and below `min_in_flight`, nothing is refused, so a quiet route's
+(in_flight + 1) / capacity seconds, capacity being the highest rate of answers (not 5xx: a request cut at its
+deadline is no capacity) the route kept up over a recent window in which it was busy (at least
+`min_in_flight` on average: what it can do, not merely what it was asked). Until a busy window was seen, and below `min_in_flight`, nothing is refused, so a quiet route's
 first burst is served. A job's replay is counted but never refused: it was accepted already."""
 
 import math
@@ -14,10 +14,10 @@ from collections import OrderedDict, deque
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serve_app.common.errors import Overloaded
-from serve_app.http.job_routes import runs_as_job
+from serve_app.http.job_routes import prefers_async, runs_as_job
 from serve_app.http.problems import problem_response
 from serve_app.security.caller import CURRENT
 from serve_app.security.families import route_family
@@ -31,8 +31,9 @@ class OverloadConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    # The deadline of a request that sends no X-Request-Timeout.
-    max_wait_s: float = Field(default=10.0, gt=0)
+    # The deadline of a request that sends no X-Request-Timeout (Serve's request_timeout_s is 60 s; a wait
+    # of half of that is of use to few clients).
+    max_wait_s: float = Field(default=30.0, gt=0)
     min_in_flight: int = Field(default=8, ge=1)
     window_s: float = Field(default=2.0, gt=0)
     # How many recent windows the capacity is the best of.
@@ -51,13 +52,13 @@ class RouteLoad:
     def capacity(self) -> float:
         return max(self.rates, default=0.0)
 
-    def change(self, by: int, config: OverloadConfig) -> None:
-        """`by` requests began (1) or ended (-1) now."""
+    def change(self, by: int, config: OverloadConfig, answered: bool = False) -> None:
+        """`by` requests began (1) or ended (-1) now; an ended one `answered` (not with a 5xx)."""
         now = time.monotonic()
         self._load_seconds += self.in_flight * (now - self._changed_at)
         self._changed_at = now
         self.in_flight += by
-        self._completed += by < 0
+        self._completed += answered
         elapsed = now - self._window_start
         if elapsed >= config.window_s:
             if self._load_seconds / elapsed >= config.min_in_flight:  # a busy window: its rate is what it can do
@@ -100,13 +101,15 @@ def _deadline(headers: Headers, default_s: float) -> float:
 
 
 class OverloadGuard:
-    """ASGI middleware in front of the routes, behind the gate and Prefer (a job is not synchronous work)."""
+    """ASGI middleware in front of the gate. A request sent as a job (Prefer: respond-async) is not
+    synchronous work, and passes."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not runs_as_job(scope):
+        if scope["type"] != "http" or scope["method"] != "POST" or not runs_as_job(scope) \
+                or prefers_async(Headers(scope=scope)):
             return await self.app(scope, receive, send)
         admission: Admission = scope["app"].state.admission
         load = admission.load(scope["path"])
@@ -120,8 +123,16 @@ class OverloadGuard:
             response = (error_response(503, refusal.detail, refusal.headers) if family == "v2"
                         else problem_response(refusal))
             return await response(scope, receive, send)
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         load.change(1, admission.config)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, sending)
         finally:
-            load.change(-1, admission.config)
+            load.change(-1, admission.config, answered=status < 500)

@@ -8,13 +8,13 @@ import numpy as np
 from pydantic import ValidationError
 from starlette.datastructures import Headers
 
-from serve_app.common.errors import InvalidTensor, as_platform_error
+from serve_app.common.errors import InvalidRequest, InvalidTensor, as_platform_error
 from serve_app.common.model_metadata import DATATYPE_OF, DATATYPES
 from serve_app.readiness import readiness
 from serve_app.security.caller import act_for
 from serve_app.security.gate import Guard
 from serve_app.v2 import codec
-from serve_app.v2.grpc_messages import pb
+from serve_app.v2.grpc_messages import Malformed, pb
 from serve_app.v2.models import ModelRepository
 from serve_app.v2.protocol import InferenceRequest, describe
 
@@ -86,13 +86,15 @@ class GRPCInferenceService:
 
     state = None
 
-    async def _answer(self, grpc_context, method: str, family: str, empty, work):
+    async def _answer(self, request, grpc_context, method: str, family: str, empty, work):
         """Admit the call as the gate admits HTTP requests, then run `work()`; any refusal or failure is the
         matching status code with the problem's detail, and an empty message."""
         guard: Guard = self.state.guard
         try:
             caller = await guard.admit(_headers(grpc_context), "POST", SERVICE + method, family)
             act_for(caller)
+            if isinstance(request, Malformed):
+                raise InvalidRequest(f"the message is not a valid {method}Request")
             if family == "health":  # probes see the truth while a drain refuses the rest
                 return await work()
             with self.state.held.hold():
@@ -110,24 +112,24 @@ class GRPCInferenceService:
     async def ServerLive(self, request: pb.ServerLiveRequest, grpc_context) -> pb.ServerLiveResponse:
         async def work():
             return pb.ServerLiveResponse(live=True)
-        return await self._answer(grpc_context, "ServerLive", "health", pb.ServerLiveResponse(), work)
+        return await self._answer(request, grpc_context, "ServerLive", "health", pb.ServerLiveResponse(), work)
 
     async def ServerReady(self, request: pb.ServerReadyRequest, grpc_context) -> pb.ServerReadyResponse:
         async def work():
             return pb.ServerReadyResponse(ready=not self.state.held.draining and (await readiness())[0])
-        return await self._answer(grpc_context, "ServerReady", "health", pb.ServerReadyResponse(), work)
+        return await self._answer(request, grpc_context, "ServerReady", "health", pb.ServerReadyResponse(), work)
 
     async def ModelReady(self, request: pb.ModelReadyRequest, grpc_context) -> pb.ModelReadyResponse:
         async def work():
             model = await self._models.find(request.name)
             return pb.ModelReadyResponse(ready=(await readiness(model.deployments))[0])
-        return await self._answer(grpc_context, "ModelReady", "v2", pb.ModelReadyResponse(), work)
+        return await self._answer(request, grpc_context, "ModelReady", "v2", pb.ModelReadyResponse(), work)
 
     async def ServerMetadata(self, request: pb.ServerMetadataRequest, grpc_context) -> pb.ServerMetadataResponse:
         async def work():
             name, version = self.state.server
             return pb.ServerMetadataResponse(name=name, version=version, extensions=["binary_tensor_data"])
-        return await self._answer(grpc_context, "ServerMetadata", "v2", pb.ServerMetadataResponse(), work)
+        return await self._answer(request, grpc_context, "ServerMetadata", "v2", pb.ServerMetadataResponse(), work)
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest, grpc_context) -> pb.ModelMetadataResponse:
         async def work():
@@ -135,7 +137,7 @@ class GRPCInferenceService:
             return pb.ModelMetadataResponse(name=metadata.name, versions=metadata.versions, platform=metadata.platform,
                                             inputs=[_metadata(t) for t in metadata.inputs],
                                             outputs=[_metadata(t) for t in metadata.outputs])
-        return await self._answer(grpc_context, "ModelMetadata", "v2", pb.ModelMetadataResponse(), work)
+        return await self._answer(request, grpc_context, "ModelMetadata", "v2", pb.ModelMetadataResponse(), work)
 
     async def ModelInfer(self, request: pb.ModelInferRequest, grpc_context) -> pb.ModelInferResponse:
         async def work():
@@ -145,4 +147,4 @@ class GRPCInferenceService:
             model.check(inputs)
             outputs = await model.run(inputs)
             return encode_infer(request.model_name, model.metadata.versions[0], inference.id, outputs, choices)
-        return await self._answer(grpc_context, "ModelInfer", "v2", pb.ModelInferResponse(), work)
+        return await self._answer(request, grpc_context, "ModelInfer", "v2", pb.ModelInferResponse(), work)

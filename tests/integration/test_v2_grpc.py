@@ -88,11 +88,13 @@ def test_a_message_over_the_v2_limit_is_resource_exhausted(grpc_client, auth):
 
 
 def test_a_malformed_message_is_invalid_argument_saying_nothing_internal(platform, auth):
-    """Bytes that are no ModelInferRequest: refused as the client's mistake, before any auth, naming no class."""
+    """Was: bytes that are no ModelInferRequest answered UNKNOWN, naming the decoder's exception class, before
+    any auth check. Now the key is checked first, then the message refused as the client's mistake."""
     with grpc.insecure_channel(platform.grpc_url) as channel:
         infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
-        for metadata in (None, tuple(auth.items())):
+        for metadata, code in ((None, grpc.StatusCode.UNAUTHENTICATED),
+                               (tuple(auth.items()), grpc.StatusCode.INVALID_ARGUMENT)):
             with pytest.raises(grpc.RpcError) as refused:
                 infer(b"\xff\xff\xff\xff not protobuf", metadata=metadata, timeout=30)
-            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert "Error" not in refused.value.details() and "Exception" not in refused.value.details()
+            assert refused.value.code() == code
+            assert "Error" not in refused.value.details() and "class" not in refused.value.details()

@@ -19,10 +19,10 @@ def busy(admission: Admission, route: str, in_flight: int, completions: int) -> 
         load.change(1, admission.config)
     for _ in range(completions):
         time.sleep(admission.config.window_s / completions)
-        load.change(-1, admission.config)
+        load.change(-1, admission.config, answered=True)
         load.change(1, admission.config)
     time.sleep(0.01)
-    load.change(-1, admission.config)  # closes the window
+    load.change(-1, admission.config, answered=True)  # closes the window
     load.change(1, admission.config)
 
 
@@ -60,3 +60,17 @@ def test_the_routes_tracked_are_bounded():
     for i in range(1000):
         admission.load(f"/v1/graphs/g{i}")
     assert len(admission._routes) <= 256
+
+
+def test_requests_cut_at_their_deadline_are_no_capacity():
+    admission = Admission(CONFIG)
+    load = admission.load("/v1/graphs/a")
+    for _ in range(8):
+        load.change(1, CONFIG)
+    for _ in range(10):
+        time.sleep(CONFIG.window_s / 10)
+        load.change(-1, CONFIG, answered=False)  # 504s
+        load.change(1, CONFIG)
+    time.sleep(0.01)
+    load.change(-1, CONFIG)
+    assert load.capacity() == 0.0
