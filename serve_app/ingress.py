@@ -33,7 +33,7 @@ from serve_app.llm.service import LLMService
 from serve_app.readiness import Liveness, host_models, not_live, readiness
 from serve_app.security.caller import Caller, act_for
 from serve_app.security.config import SecurityConfig
-from serve_app.security.gate import Gate, Guard
+from serve_app.security.gate import Gate, Guard, SecurityHeaders
 from serve_app.security.openapi import document_security
 from serve_app.v2.grpc_service import GRPCInferenceService
 from serve_app.v2.models import ModelRepository
@@ -49,6 +49,7 @@ app.add_middleware(Gate)
 app.add_middleware(OverloadGuard)
 # Outside the gate: a draining replica refuses before it spends a key lookup.
 app.add_middleware(DrainGate)
+app.add_middleware(SecurityHeaders)
 app.add_middleware(CORSMiddleware, allow_origins=PlatformSettings().cors_origins, allow_methods=["*"],
                    allow_headers=["*"], expose_headers=["X-Request-Id", "Retry-After"])
 for router in (v2_router, openai_router, infer_router, jobs_router):

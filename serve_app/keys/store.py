@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-
 from serve_app.common.redis_client import sync_redis
 from serve_app.keys.model import ApiKey, new_key, split_key
 

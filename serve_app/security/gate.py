@@ -1,6 +1,6 @@
 """The gate every HTTP request passes before a route: request id and header size, API key and scopes,
 rate limits, then the body, read whole within its limits. Refusals are problem+json (V2's own error
-body on /v2) with the right status, and every answer carries the security headers."""
+body on /v2) with the right status; SecurityHeaders, outside it, puts the security headers on every answer."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -142,7 +142,6 @@ class Gate:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         family = route_family(scope["path"])
-        send = _with_security_headers(send, family)
         replayed = CURRENT.get()  # a job run in-process was admitted when it was submitted
         guard: Guard = scope["app"].state.guard
         headers = Headers(scope=scope)
@@ -173,6 +172,19 @@ class Gate:
         if is_json(headers.get("content-type", "")):
             check_json_depth(body, limits.json_depth)
         return replaying(body, receive)
+
+
+class SecurityHeaders:
+    """ASGI middleware outside the gate and everything that may refuse before it (a drain, overload), so
+    every answer carries the security headers."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        await self.app(scope, receive, _with_security_headers(send, route_family(scope["path"])))
 
 
 def _with_security_headers(send: Send, family: str) -> Send:
