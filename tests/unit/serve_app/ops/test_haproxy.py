@@ -28,6 +28,7 @@ def test_rays_config_is_hardened_and_valid(rendered, tmp_path):
     assert defaults.rstrip().endswith("timeout http-request 7s") and "timeout http-keep-alive 5s" in defaults
     assert hardened.count("tcp-request connection reject if { sc0_conn_cur gt 33 }") == 2  # HTTP and gRPC
     assert "bind 127.0.0.1:8404" in hardened and "bind *:" not in hardened
+    assert "no option splice-request" in hardened and "\n    option splice-request" not in hardened
     (tmp_path / "haproxy.cfg").write_text(hardened.replace(rendered.split("errorfile 502 ")[1].split()[0],
                                                            str(tmp_path / "500.http")))
     (tmp_path / "500.http").write_text("HTTP/1.0 500 Internal Server Error\r\n\r\n")
@@ -36,7 +37,8 @@ def test_rays_config_is_hardened_and_valid(rendered, tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.parametrize("line", ["mode 666 level admin", "listen stats", "frontend http_frontend"])
+@pytest.mark.parametrize("line", ["mode 666 level admin", "listen stats", "frontend http_frontend",
+                                  "option splice-request"])
 def test_a_template_without_a_rewritten_line_is_refused(rendered, line):
     with pytest.raises(TemplateChanged):
         harden(rendered.replace(line, "something else"), HAProxySettings())
