@@ -5,8 +5,9 @@ queueing until its answer is of no use. The deadline is the client's X-Request-T
 The wait is Little's law per route: a request that arrives behind `in_flight` others is done after about
 (in_flight + 1) / capacity seconds, capacity being the highest rate of answers (not 5xx: a request cut at its
 deadline is no capacity) the route kept up over a recent window in which it was busy (at least
-`min_in_flight` on average: what it can do, not merely what it was asked). Until a busy window was seen, and below `min_in_flight`, nothing is refused, so a quiet route's
-first burst is served. A job's replay is counted but never refused: it was accepted already."""
+`min_in_flight` on average: what it can do, not merely what it was asked). Until a busy window was seen,
+and below `min_in_flight`, nothing is refused, so a quiet route's first burst is served. A job's replay is
+counted but never refused: it was accepted already."""
 
 import math
 import time
@@ -108,15 +109,17 @@ class OverloadGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or not runs_as_job(scope) \
-                or prefers_async(Headers(scope=scope)):
+        if scope["type"] != "http" or scope["method"] != "POST" or not runs_as_job(scope):
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        if prefers_async(headers):
             return await self.app(scope, receive, send)
         admission: Admission = scope["app"].state.admission
         load = admission.load(scope["path"])
         try:
             caller = CURRENT.get()
             if caller is None or not caller.replay:
-                admission.check(load, _deadline(Headers(scope=scope), admission.config.max_wait_s))
+                admission.check(load, _deadline(headers, admission.config.max_wait_s))
         except Overloaded as refusal:
             family = route_family(scope["path"])
             scope["app"].state.guard.metrics.refusal(refusal.title, family)

@@ -123,8 +123,8 @@ class JobStore:
     def runnable(self, job_id: str) -> tuple[Job | None, bool]:
         """(the job with its request body, True); (the job, False) when its body is gone (it ended, or was
         sealed under another key); (None, False) when the job expired."""
-        job = self.get(job_id)
-        sealed = self.redis.get(self._key(job_id, ":input")) if job is not None else None
+        raw, sealed = self.redis.mget(self._key(job_id), self._key(job_id, ":input"))
+        job = None if raw is None else Job.model_validate_json(raw)
         body = None if sealed is None else self._sealer.open(sealed, self._key(job_id, ":input"))
         if job is None or body is None:
             return job, False

@@ -43,14 +43,14 @@ def build(kustomization: str) -> list[dict]:
 @pytest.fixture(scope="session")
 def kubectl_present() -> None:
     if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed")
+        pytest.skip(reason="kubectl is not installed: the manifest tests that need it cannot run")
 
 
 @pytest.fixture(scope="session")
 def cluster(kubectl_present, tmp_path_factory) -> Cluster:
     if not TESTBED.exists():
-        pytest.skip(f"no k8s-testbed at {TESTBED}: it is no longer provided beside the repository "
-                    "(the manifests are still rendered and schema-checked offline: test_serve_config.py)")
+        pytest.skip(reason=f"no k8s-testbed at {TESTBED}: it is no longer provided beside the repository "
+                           "(the manifests are still rendered and schema-checked offline: test_serve_config.py)")
     state = tmp_path_factory.mktemp("k8s-testbed")
     subprocess.run([str(TESTBED), "up", str(state)], capture_output=True, check=True, timeout=300)
     try:
