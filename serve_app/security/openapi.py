@@ -11,14 +11,16 @@ _REF = "#/components/schemas/{model}"
 _SECURITY = [{"bearer": []}, {"apiKey": []}]
 _SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <API key>"},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
-_EVERY = {"400": "an invalid X-Request-Id (or a client mistake the route names)",
+_EVERY = {"400": "a path not sent normalized (invalid_path), an invalid X-Request-Id, or a client mistake the route "
+                 "names",
           "431": "request headers over the limit"}
-_KEYED = {"401": "no API key, or a malformed, unknown or revoked one (WWW-Authenticate: Bearer)",
+_KEYED = {"401": "no API key, two of them, or a malformed, unknown or revoked one (WWW-Authenticate: Bearer)",
           "403": "the API key lacks the scope this route needs",
           "429": "over the key's rate limit, or a model's concurrency limit; see Retry-After and RateLimit",
-          "503": "a model or the key store is unavailable, or the server is draining; retry after Retry-After"}
+          "503": "a model or a store is unavailable or full, the route is overloaded, or the server is draining; "
+                 "retry after Retry-After"}
 _BODY = {"408": "the body did not arrive within the body deadline",
-         "413": "the body (or an image's pixels, or an inflated body) is over the route's limit",
+         "413": "the body (or an image's pixels, an inflated body, or a job's body) is over the route's limit",
          "415": "the body is not sent as the route's content type",
          "422": "the body does not fit the route's schema (each bad field named)"}
 _PATH_PARAMETER = {"404": "no such model, graph or job"}
