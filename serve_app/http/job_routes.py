@@ -1,8 +1,6 @@
 """Which synchronous routes may also run as jobs (RFC 7240 `Prefer: respond-async`): each declares it with
 `openapi_extra=RUNS_AS_JOB`, and a preference sent to any other route is ignored, as RFC 7240 allows."""
 
-import functools
-
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.routing import Match
@@ -17,13 +15,9 @@ def prefers_async(headers: Headers) -> bool:
 
 
 def runs_as_job(scope: Scope) -> bool:
-    """Whether the route this request reaches declared it may run as a job (on every POST: only the few
-    declared routes are matched)."""
-    return any(route.matches(scope)[0] == Match.FULL for route in _declared(scope["app"].router))
-
-
-@functools.cache
-def _declared(router) -> tuple[APIRoute, ...]:
-    """The routes that declared RUNS_AS_JOB; every route is registered before the first request arrives."""
-    return tuple(route for route in router.routes
-                 if isinstance(route, APIRoute) and (route.openapi_extra or {}).get("x-runs-as-job"))
+    """Whether the route this request reaches declared it may run as a job."""
+    for route in scope["app"].router.routes:
+        if isinstance(route, APIRoute) and (route.openapi_extra or {}).get("x-runs-as-job"):
+            if route.matches(scope)[0] == Match.FULL:
+                return True
+    return False
