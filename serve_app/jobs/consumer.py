@@ -98,6 +98,7 @@ class JobConsumer:
         self._loop = asyncio.get_running_loop()
         self._ingress_handle: DeploymentHandle | None = None
         self._stopping = threading.Event()
+        self._stop_sent = False
         threading.Thread(target=self._guard_against_starvation, daemon=True, name="job-starvation-guard").start()
         context = serve.get_replica_context()
         self._drain = DrainWatch(context.app_name, context.replica_id.unique_id, on_drain=self._stop_taking_jobs)
@@ -112,6 +113,7 @@ class JobConsumer:
     def run_job(self, job_id: str) -> None:
         """Celery calls this on one of its threads; it returns once the job's state is final or queued again."""
         if self._drain.draining:
+            self._stop_taking_jobs()  # a worker started after the drain began has not been stopped yet
             _hand_back(job_id)
         job, lease = self.store.claim(job_id)
         if job is None:
@@ -223,10 +225,12 @@ class JobConsumer:
     def _stop_taking_jobs(self) -> None:
         """A drain began: Celery's warm shutdown lets the running jobs finish and puts back what this worker
         had taken but not started (prefetched, or waiting out a retry's backoff). A worker not started yet
-        (the task consumer starts it after __init__) hands back whatever it is given (run_job)."""
+        (the task consumer starts it after __init__) is stopped by the first job it is given (run_job)."""
+        if (adapter := getattr(self, "_adapter", None)) is None or self._stop_sent:
+            return
+        self._stop_sent = True
         logger.info("draining: this consumer takes no more jobs")
-        if (adapter := getattr(self, "_adapter", None)) is not None:
-            threading.Thread(target=adapter.stop_consumer, daemon=True, name="job-consumer-stop").start()
+        threading.Thread(target=adapter.stop_consumer, daemon=True, name="job-consumer-stop").start()
 
     def _guard_against_starvation(self) -> None:
         """A normal or low job queued past the bound is sent again at high priority; whichever copy is

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from serve_app.common.settings import PlatformSettings
+from serve_app.jobs.autoscaling import UNACKED_KEY
 from serve_app.jobs.settings import JobSettings
 from serve_app.jobs.store import JobStore
 from testkit.platform import DRAIN_TIMEOUT_S
@@ -71,7 +72,10 @@ def test_sigterm_drains_then_exits(running):
     print(f"\ndrain: readiness 503 after {readiness_s:.2f} s, refusal in {refusal_s * 1000:.0f} ms, "
           f"exit after {time.monotonic() - signalled:.0f} s; jobs {sorted(statuses)}")
     assert set(statuses) <= {"SUCCEEDED", "QUEUED"}, statuses
-    # Each queued one is still a message on the queue (Celery's lists, one per priority), for the next consumer.
+    # Each queued one is still a message for the next consumer: on the queue (Celery's lists, one per priority),
+    # or held by a consumer that was handing it back when it stopped, which the broker restores after the
+    # visibility timeout.
     broker = redis.Redis.from_url(PlatformSettings().redis_url)
-    messages = sum(broker.llen(key) for key in broker.scan_iter(f"{queue}*") if broker.type(key) == b"list")
-    assert messages >= statuses.count("QUEUED")
+    waiting = sum(broker.llen(key) for key in broker.scan_iter(f"{queue}*") if broker.type(key) == b"list")
+    held = sum(json.loads(entry)[2] == queue for entry in broker.hvals(UNACKED_KEY))
+    assert waiting + held >= statuses.count("QUEUED"), (waiting, held)
