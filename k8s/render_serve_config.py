@@ -3,12 +3,13 @@ serve_config.yaml, the one source of the platform's knobs, with the changes a Ku
 --check writes nothing and exits 1 when a committed manifest differs from what this renders."""
 
 import argparse
-import copy
 import re
 import sys
 from pathlib import Path
 
 import yaml
+
+from serve_app.cluster.settings import for_cluster
 
 K8S = Path(__file__).resolve().parent
 SERVE_CONFIG = K8S.parent / "serve_config.yaml"
@@ -20,16 +21,6 @@ HEADER = "# Written by `make k8s` (k8s/render_serve_config.py): edit serve_confi
 def _deployment(config: dict, name: str) -> dict:
     (found,) = [d for d in config["applications"][0]["deployments"] if d["name"] == name]
     return found
-
-
-def for_cluster(config: dict) -> dict:
-    """serve_config.yaml as a KubeRay cluster runs it."""
-    config = copy.deepcopy(config)
-    # serve_config.yaml is one machine; here KubeRay's serve Service reaches each pod's HAProxy on its pod IP,
-    # and every worker runs one, so a lost pod takes no ingress with it.
-    config["http_options"]["host"] = "0.0.0.0"
-    config["proxy_location"] = "EveryNode"
-    return config
 
 
 def for_gpu_cluster(config: dict) -> dict:

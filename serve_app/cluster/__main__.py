@@ -9,159 +9,20 @@ want to see it spread over hosts and for the tests of losing one. Needs root.
     start HOST          a stopped worker host joins again
     restart-head        the head's processes killed, the head started again on the same Redis (GCS FT)
     restart-redis       Redis killed and started again (its AOF brings back what it held)
+    deploy [--config F] a changed serve config deployed to the running cluster (as a multi-host cluster runs it)
     status              the hosts and what answers on each
     down                everything `up` made removed (processes by pid, namespaces and links by name)
 """
 
 import argparse
-import base64
 import json
 import logging
-import os
-import secrets
-import shutil
-import signal
 import sys
-import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
-import yaml
-
-from serve_app.cluster import network, nodes
-from serve_app.cluster.settings import for_cluster, node_env
-from serve_app.cluster.state import STATE_FILE, ClusterState, Host
-from serve_app.common.settings import REPO_ROOT, PlatformSettings
-from serve_app.keys import open_key_store, split_key
-from serve_app.keys.store import RedisKeyStore
-from serve_app.ops.local_cluster import LocalPlatform, admin_key
-from serve_app.ops.local_cluster import deploy as serve_deploy
-
-logger = logging.getLogger("serve_app.cluster")
-DATA_DIR = REPO_ROOT / ".data" / "cluster"
-READY_TIMEOUT_S = 900
-
-
-def _paths() -> dict[str, str]:
-    """Where every node finds the artifacts and the HAProxy wrapper: this checkout, which every host shares."""
-    return {"PLATFORM_ARTIFACTS_DIR": str(PlatformSettings().artifacts_dir),
-            "RAY_SERVE_HAPROXY_BINARY_PATH": str(Path(sys.executable).parent / "platform-haproxy")}
-
-
-def _env(state: ClusterState) -> dict[str, str]:
-    return node_env(state.redis_url, _paths(), state.env)
-
-
-def _use_cluster_settings(state: ClusterState) -> None:
-    """This process (keys, materialize, the dashboard client) talks to the cluster as its nodes do."""
-    os.environ.update({key: value for key, value in _env(state).items() if key.startswith(("PLATFORM_", "RAY_"))})
-
-
-def _share_admin_key(redis_url: str) -> None:
-    """The admin key of .data/api-key (made as `make run` makes it) registered in the cluster's key store."""
-    key = admin_key()
-    settings = PlatformSettings()
-    record = open_key_store(settings.key_store, settings.keys_file, settings.redis_url).all()[split_key(key)]
-    RedisKeyStore(redis_url).put(record)
-
-
-def _fill_online_store() -> None:
-    """Every feature row into the cluster's Redis, whatever the registry recorded of earlier runs elsewhere."""
-    from serve_app.artifacts import ArtifactLayout
-    from serve_app.artifacts.materialize import apply_definitions
-    from serve_app.common.feature_store import open_store
-
-    logging.getLogger("feast").setLevel(logging.WARNING)  # a line per registry refresh otherwise
-    store = open_store(ArtifactLayout(root=PlatformSettings().artifacts_dir).feature_repo, "redis")
-    apply_definitions(store)
-    now = datetime.now(timezone.utc)
-    store.materialize(start_date=now - timedelta(days=3650), end_date=now)
-
-
-def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str]) -> ClusterState:
-    if network.bridge_exists() or network.namespaces() or STATE_FILE.exists():
-        raise SystemExit("a cluster is up already (or its remains): `python -m serve_app.cluster down` first")
-    if hosts < 2:
-        raise SystemExit("--hosts: 2 at least (the head and a worker)")
-    network.create_bridge()
-    members = [Host.make(f"h{i}", network.create_host(i), network.host_ip(i), "head" if i == 0 else "worker")
-               for i in range(hosts)]
-    password = secrets.token_urlsafe(24)
-    pid = nodes.start_redis(DATA_DIR / "redis", password)
-    # One job-data key for every host (k8s/: the job-data-key Secret): a job sealed on one replays on another.
-    extra_env = {"PLATFORM_JOBS_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), **extra_env}
-    state = ClusterState(members, nodes.redis_url(password), pid, worker_cpus, extra_env)
-    state.write()  # from here on `down` finds what to remove
-    logger.info("hosts %s, Redis on %s", ", ".join(f"{h.name}={h.ip}" for h in members), network.GATEWAY)
-    _share_admin_key(state.redis_url)  # read from the local key store, before the cluster's settings apply
-    env = _env(state)
-    _use_cluster_settings(state)
-    nodes.start_node(state, state.head, env)
-    nodes.wait_dashboard(state, 120)
-    for worker in state.workers:
-        nodes.start_node(state, worker, env)
-    logger.info("Ray up: head %s, %d workers; filling the online store", state.gcs_address, len(state.workers))
-    _fill_online_store()
-    deploy(state, config_path)
-    return state
-
-
-def deploy(state: ClusterState, config_path: Path) -> None:
-    """The config as a multi-host cluster runs it, deployed through the head's dashboard (`serve deploy`),
-    then every host's proxy ready."""
-    config = for_cluster(yaml.safe_load(config_path.read_text()), ingress_replicas=len(state.workers))
-    started = time.monotonic()
-    serve_deploy(LocalPlatform(state.head.http, state.dashboard_url, DATA_DIR), config, READY_TIMEOUT_S)
-    nodes.wait_ready(state.hosts, READY_TIMEOUT_S)
-    logger.info("platform ready on every host after %.0f s", time.monotonic() - started)
-
-
-def restart_head(state: ClusterState) -> float:
-    """Seconds until the head's proxy answers ready again."""
-    struck = time.monotonic()
-    network.kill_host(state.head.netns)
-    nodes.start_node(state, state.head, _env(state))
-    nodes.wait_dashboard(state, 120)
-    nodes.wait_ready([state.head], READY_TIMEOUT_S)
-    return time.monotonic() - struck
-
-
-def restart_redis(state: ClusterState) -> ClusterState:
-    with_password = nodes.redis_password(state.redis_url)
-    os.kill(state.redis_pid, signal.SIGKILL)
-    while Path(f"/proc/{state.redis_pid}").exists():
-        time.sleep(0.05)
-    state.redis_pid = nodes.start_redis(DATA_DIR / "redis", with_password)
-    state.write()
-    return state
-
-
-def status(state: ClusterState) -> list[dict]:
-    rows = []
-    for host in state.hosts:
-        try:
-            ready = httpx.get(f"{host.http}/health/ready", timeout=3).json().get("status")
-        except (httpx.HTTPError, ValueError):
-            ready = "unreachable"
-        rows.append({"name": host.name, "role": host.role, "ip": host.ip, "processes": len(network.pids(host.netns)),
-                     "ready": ready})
-    return rows
-
-
-def down() -> None:
-    names = network.namespaces()
-    if STATE_FILE.exists():
-        state = ClusterState.read()
-        names = sorted(set(names) | {host.netns for host in state.hosts})
-        try:
-            os.kill(state.redis_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    network.remove(names)
-    for name in names:
-        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
-    STATE_FILE.unlink(missing_ok=True)
+from serve_app.cluster import lifecycle, network, nodes
+from serve_app.cluster.state import ClusterState
+from serve_app.common.settings import REPO_ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("kill", "drain", "start"):
         commands.add_parser(name).add_argument("host")
     commands.choices["drain"].add_argument("--deadline-s", type=int, default=60)
+    commands.add_parser("deploy").add_argument("--config", type=Path, default=REPO_ROOT / "serve_config.yaml")
     for name in ("restart-head", "restart-redis", "status", "down"):
         commands.add_parser(name)
     args = parser.parse_args(argv)
@@ -184,28 +46,30 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     if args.command == "down":
-        down()
+        lifecycle.down()
         return 0
     if args.command == "up":
-        state = up(args.hosts, args.worker_cpus, args.config, dict(item.split("=", 1) for item in args.env))
+        state = lifecycle.up(args.hosts, args.worker_cpus, args.config, dict(item.split("=", 1) for item in args.env))
         print(json.dumps({"hosts": [vars(host) for host in state.hosts]}, indent=2))
         return 0
     state = ClusterState.read()
-    _use_cluster_settings(state)
+    lifecycle.use_cluster_settings(state)
     if args.command == "kill":
         print(f"{args.host}: {network.kill_host(state.host(args.host).netns)} processes killed")
     elif args.command == "drain":
-        emptied = nodes.drain(state, state.host(args.host), _env(state), args.deadline_s)
+        emptied = nodes.drain(state, state.host(args.host), lifecycle.env_for(state), args.deadline_s)
         print(f"{args.host}: drained in {emptied:.1f} s, stopped")
     elif args.command == "start":
-        nodes.start_node(state, state.host(args.host), _env(state))
-        nodes.wait_ready([state.host(args.host)], READY_TIMEOUT_S)
+        nodes.start_node(state, state.host(args.host), lifecycle.env_for(state))
+        nodes.wait_ready([state.host(args.host)], lifecycle.READY_TIMEOUT_S)
     elif args.command == "restart-head":
-        print(f"head back and ready after {restart_head(state):.1f} s")
+        print(f"head back and ready after {lifecycle.restart_head(state):.1f} s")
+    elif args.command == "deploy":
+        lifecycle.deploy(state, args.config)
     elif args.command == "restart-redis":
-        restart_redis(state)
+        lifecycle.restart_redis(state)
     else:
-        print(json.dumps(status(state), indent=2))
+        print(json.dumps(lifecycle.status(state), indent=2))
     return 0
 
 

@@ -68,8 +68,9 @@ def start_node(state: ClusterState, host: Host, env: dict[str, str]) -> None:
                "RAY_external_storage_namespace": STORAGE_NAMESPACE}
     else:
         args += ["--address", state.gcs_address, "--num-cpus", str(state.worker_cpus)]
+    # A session of its own: a signal to whoever ran the tool (Ctrl-C, a test's timeout) does not reach the node.
     started = subprocess.run(network.in_host(host.netns, [RAY, "start", *args]), env=env, capture_output=True,
-                             text=True, timeout=180)
+                             text=True, timeout=180, start_new_session=True)
     if started.returncode != 0:
         raise RuntimeError(f"ray start on {host.name} failed:\n{started.stdout[-2000:]}{started.stderr[-2000:]}")
 
@@ -113,10 +114,10 @@ def drain(state: ClusterState, host: Host, env: dict[str, str], deadline_s: int)
 def wait_ready(hosts: list[Host], timeout_s: float) -> None:
     """Every host's proxy answers /health/ready 200."""
     for host in hosts:
-        _wait(lambda host=host: _ready(host), timeout_s, f"{host.name} ready")
+        _wait(lambda host=host: answers_ready(host), timeout_s, f"{host.name} ready")
 
 
-def _ready(host: Host) -> bool:
+def answers_ready(host: Host) -> bool:
     try:
         return httpx.get(f"{host.http}/health/ready", timeout=5).status_code == 200
     except httpx.HTTPError:

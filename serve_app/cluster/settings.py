@@ -47,8 +47,9 @@ def node_env(redis_url: str, paths: dict[str, str], extra: dict[str, str] | None
 
 def for_cluster(config: dict, ingress_replicas: int = MIN_INGRESS_REPLICAS) -> dict:
     """serve_config.yaml as a cluster of several hosts runs it: each node's HAProxy on its own address, so a lost
-    node takes no ingress with it, and an Ingress replica per worker host at least (Serve spreads replicas
-    over nodes; one lost host leaves the others serving while its replicas start again elsewhere)."""
+    node takes no ingress with it, and an Ingress replica on each of `ingress_replicas` worker hosts (Serve
+    runs a proxy where a replica runs; one lost host leaves the others serving while its other replicas start
+    again elsewhere)."""
     config = copy.deepcopy(config)
     config["http_options"]["host"] = "0.0.0.0"
     config["proxy_location"] = "EveryNode"
@@ -56,4 +57,8 @@ def for_cluster(config: dict, ingress_replicas: int = MIN_INGRESS_REPLICAS) -> d
     scaling = ingress["autoscaling_config"]
     scaling["min_replicas"] = ingress_replicas
     scaling["max_replicas"] = max(scaling["max_replicas"], 2 * ingress_replicas)
+    # One per host: Ray's spread is best effort, and a replacement packed beside the survivor would stay there
+    # (Serve never moves a running replica), leaving a host that comes back without an Ingress and a proxy. A
+    # lost host's Ingress replica waits for a host instead (KubeRay's autoscaler adds one for it).
+    ingress["max_replicas_per_node"] = 1
     return config

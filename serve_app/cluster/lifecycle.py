@@ -1,0 +1,151 @@
+"""What the cluster tool does to the cluster (serve_app/cluster/__main__.py is its command line): bring it up with
+the platform deployed, restart its head or its Redis, read its status, take it down."""
+
+import base64
+import logging
+import os
+import secrets
+import shutil
+import signal
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import yaml
+
+from serve_app.cluster import network, nodes
+from serve_app.cluster.settings import for_cluster, node_env
+from serve_app.cluster.state import STATE_FILE, ClusterState, Host
+from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.keys import open_key_store, split_key
+from serve_app.keys.store import RedisKeyStore
+from serve_app.ops.local_cluster import LocalPlatform, admin_key
+from serve_app.ops.local_cluster import deploy as serve_deploy
+
+logger = logging.getLogger("serve_app.cluster")
+DATA_DIR = REPO_ROOT / ".data" / "cluster"
+READY_TIMEOUT_S = 900
+
+
+def _paths() -> dict[str, str]:
+    """Where every node finds the artifacts and the HAProxy wrapper: this checkout, which every host shares."""
+    return {"PLATFORM_ARTIFACTS_DIR": str(PlatformSettings().artifacts_dir),
+            "RAY_SERVE_HAPROXY_BINARY_PATH": str(Path(sys.executable).parent / "platform-haproxy")}
+
+
+def env_for(state: ClusterState) -> dict[str, str]:
+    """The environment its nodes start with."""
+    return node_env(state.redis_url, _paths(), state.env)
+
+
+def use_cluster_settings(state: ClusterState) -> None:
+    """This process (keys, materialize, the dashboard client) talks to the cluster as its nodes do."""
+    os.environ.update({key: value for key, value in env_for(state).items() if key.startswith(("PLATFORM_", "RAY_"))})
+
+
+def _share_admin_key(redis_url: str) -> None:
+    """The admin key of .data/api-key (made as `make run` makes it) registered in the cluster's key store."""
+    key = admin_key()
+    settings = PlatformSettings()
+    record = open_key_store(settings.key_store, settings.keys_file, settings.redis_url).all()[split_key(key)]
+    RedisKeyStore(redis_url).put(record)
+
+
+def _fill_online_store() -> None:
+    """Every feature row into the cluster's Redis, whatever the registry recorded of earlier runs elsewhere."""
+    from serve_app.artifacts import ArtifactLayout
+    from serve_app.artifacts.materialize import apply_definitions
+    from serve_app.common.feature_store import open_store
+
+    logging.getLogger("feast").setLevel(logging.WARNING)  # a line per registry refresh otherwise
+    store = open_store(ArtifactLayout(root=PlatformSettings().artifacts_dir).feature_repo, "redis")
+    apply_definitions(store)
+    now = datetime.now(timezone.utc)
+    store.materialize(start_date=now - timedelta(days=3650), end_date=now)
+
+
+def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str]) -> ClusterState:
+    if network.bridge_exists() or network.namespaces() or STATE_FILE.exists():
+        raise SystemExit("a cluster is up already (or its remains): `python -m serve_app.cluster down` first")
+    if hosts < 2:
+        raise SystemExit("--hosts: 2 at least (the head and a worker)")
+    network.create_bridge()
+    members = [Host.make(f"h{i}", network.create_host(i), network.host_ip(i), "head" if i == 0 else "worker")
+               for i in range(hosts)]
+    password = secrets.token_urlsafe(24)
+    pid = nodes.start_redis(DATA_DIR / "redis", password)
+    # One job-data key for every host (k8s/: the job-data-key Secret): a job sealed on one replays on another.
+    extra_env = {"PLATFORM_JOBS_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), **extra_env}
+    state = ClusterState(members, nodes.redis_url(password), pid, worker_cpus, extra_env)
+    state.write()  # from here on `down` finds what to remove
+    logger.info("hosts %s, Redis on %s", ", ".join(f"{h.name}={h.ip}" for h in members), network.GATEWAY)
+    _share_admin_key(state.redis_url)  # read from the local key store, before the cluster's settings apply
+    env = env_for(state)
+    use_cluster_settings(state)
+    nodes.start_node(state, state.head, env)
+    nodes.wait_dashboard(state, 120)
+    for worker in state.workers:
+        nodes.start_node(state, worker, env)
+    logger.info("Ray up: head %s, %d workers; filling the online store", state.gcs_address, len(state.workers))
+    _fill_online_store()
+    deploy(state, config_path)
+    return state
+
+
+def deploy(state: ClusterState, config_path: Path) -> None:
+    """The config as a multi-host cluster runs it, deployed through the head's dashboard (`serve deploy`),
+    then every host's proxy ready."""
+    config = for_cluster(yaml.safe_load(config_path.read_text()), ingress_replicas=len(state.workers))
+    started = time.monotonic()
+    serve_deploy(LocalPlatform(state.head.http, state.dashboard_url, DATA_DIR), config, READY_TIMEOUT_S)
+    nodes.wait_ready(state.hosts, READY_TIMEOUT_S)
+    logger.info("platform ready on every host after %.0f s", time.monotonic() - started)
+
+
+def restart_head(state: ClusterState) -> float:
+    """Seconds until the head's proxy answers ready again."""
+    struck = time.monotonic()
+    network.kill_host(state.head.netns)
+    nodes.start_node(state, state.head, env_for(state))
+    nodes.wait_dashboard(state, 120)
+    nodes.wait_ready([state.head], READY_TIMEOUT_S)
+    return time.monotonic() - struck
+
+
+def restart_redis(state: ClusterState) -> ClusterState:
+    with_password = nodes.redis_password(state.redis_url)
+    os.kill(state.redis_pid, signal.SIGKILL)
+    while Path(f"/proc/{state.redis_pid}").exists():
+        time.sleep(0.05)
+    state.redis_pid = nodes.start_redis(DATA_DIR / "redis", with_password)
+    state.write()
+    return state
+
+
+def status(state: ClusterState) -> list[dict]:
+    rows = []
+    for host in state.hosts:
+        try:
+            ready = httpx.get(f"{host.http}/health/ready", timeout=3).json().get("status")
+        except (httpx.HTTPError, ValueError):
+            ready = "unreachable"
+        rows.append({"name": host.name, "role": host.role, "ip": host.ip, "processes": len(network.pids(host.netns)),
+                     "ready": ready})
+    return rows
+
+
+def down() -> None:
+    names = network.namespaces()
+    if STATE_FILE.exists():
+        state = ClusterState.read()
+        names = sorted(set(names) | {host.netns for host in state.hosts})
+        try:
+            os.kill(state.redis_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    network.remove(names)
+    for name in names:
+        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+    STATE_FILE.unlink(missing_ok=True)

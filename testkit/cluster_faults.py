@@ -1,0 +1,196 @@
+"""Faults across the hosts of a multi-host cluster (`python -m serve_app.cluster`) under a steady mix of classify,
+recommend and chat through several hosts' proxies, with jobs submitted just before each: a worker host killed
+(no notice), a worker host drained (Ray's node drain), the head restarted (GCS fault tolerance on Redis), Redis
+restarted. Budgets are stated here, before anything runs; tests/cluster holds them and
+`python -m benchmarks.cluster_faults` writes benchmarks/results/cluster_faults.{json,md}."""
+
+import contextlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from serve_app.cluster import network, nodes
+from serve_app.cluster.lifecycle import env_for, restart_head, restart_redis
+from serve_app.cluster.state import ClusterState, Host
+from serve_app.ops.local_cluster import LocalPlatform, _serve_client
+from testkit.faults import SteadyMix, ended_jobs
+from testkit.polling import NotYet, eventually
+from testkit.results import markdown_table
+
+# The window the share of successes is counted over: from this long before the fault to this long after.
+WINDOW_S = 30.0
+CONCURRENCY_PER_PROXY = 4
+
+
+@dataclass(frozen=True)
+class ClusterBudget:
+    """The share of requests through the `watched` proxies (the head's, or the workers') that must succeed in
+    the window around the fault; every job submitted before it must end SUCCEEDED."""
+
+    watched: str  # "head" | "workers"
+    success_share: float
+
+
+BUDGETS = {
+    # In flight on the dead host (its Ingress replica, the LLM if it was there) may fail; the rest goes on.
+    "worker_killed": ClusterBudget("head", 0.95),
+    # Serve starts the host's replicas elsewhere before it stops them: nothing fails.
+    "worker_drained": ClusterBudget("head", 1.0),
+    # Proxies and replicas on the workers serve on while the head (GCS, controller, dashboard) is away.
+    "head_restarted": ClusterBudget("workers", 1.0),
+    # As on one machine (testkit/faults.py, redis_10s): nothing on these routes needs Redis to answer.
+    "redis_restarted": ClusterBudget("head", 1.0),
+}
+
+
+@dataclass
+class ClusterFaultReport:
+    fault: str
+    victim: str
+    requests: dict[str, int] = field(default_factory=dict)  # in the window, by proxy host
+    failed: dict[str, int] = field(default_factory=dict)  # by proxy host
+    statuses: dict[str, int] = field(default_factory=dict)  # of the failures
+    success_share: float = 1.0  # through the watched proxies
+    readiness: list[str] = field(default_factory=list)  # what a surviving proxy's /health/ready said meanwhile
+    serving_again_s: float | None = None  # until every deployment ran a replica again, none on the victim
+    whole_again_s: float | None = None  # until the cluster was whole again (the victim back, if it went away)
+    jobs: int = 0
+    jobs_lost: int = 0
+
+    def breaches(self) -> list[str]:
+        budget, found = BUDGETS[self.fault], []
+        if self.success_share < budget.success_share:
+            found.append(f"{self.success_share:.1%} succeeded through the {budget.watched}, budget "
+                         f"{budget.success_share:.0%}")
+        if self.jobs_lost:
+            found.append(f"{self.jobs_lost} of {self.jobs} jobs lost")
+        if self.serving_again_s is None or self.whole_again_s is None:
+            found.append("the cluster was not whole again")
+        return found
+
+
+def _platform(host: Host, api_key: str) -> LocalPlatform:
+    return LocalPlatform(host.http, "", Path("."), api_key)
+
+
+def _replicas(state: ClusterState) -> dict:
+    return _serve_client(state.dashboard_url).get_serve_details()["applications"]["platform"]["deployments"]
+
+
+def serving_without(state: ClusterState, away: Host | None) -> bool:
+    """Every deployment but the job consumer (it scales to zero) runs a replica, none on the host away."""
+    for name, deployment in _replicas(state).items():
+        running = [r for r in deployment["replicas"] if r["state"] == "RUNNING"]
+        if any(away is not None and r["node_ip"] == away.ip for r in deployment["replicas"]):
+            return False
+        if name != "JobConsumer" and not running:
+            return False
+    return True
+
+
+def whole(state: ClusterState) -> bool:
+    """Every deployment HEALTHY with all its replicas running, and every host's proxy ready."""
+    if any(d["status"] != "HEALTHY" or any(r["state"] != "RUNNING" for r in d["replicas"])
+           for d in _replicas(state).values()):
+        return False
+    return all(nodes.answers_ready(host) for host in state.hosts)
+
+
+def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        body = {"prompt": "Review Seoul Garden.", "model": "tiny-llama", "max_tokens": 16}
+        answer = http.post("/v1/inference", json=body, headers={"X-Request-Id": f"cluster-{time.time_ns()}-{i}"})
+        answer.raise_for_status()
+        ids.append(answer.json()["requestId"])
+    return ids
+
+
+def _victim(state: ClusterState, fault: str) -> Host:
+    """The worker hosting the LLM for a host fault (the costliest to lose), the head or Redis otherwise."""
+    if fault in ("worker_killed", "worker_drained"):
+        details = _serve_client(state.dashboard_url).get_serve_details()["applications"]["platform"]
+        llm = {r["node_ip"] for r in details["deployments"]["LLMServer"]["replicas"]}
+        return next((w for w in state.workers if w.ip in llm), state.workers[0])
+    return state.head
+
+
+def _strike(state: ClusterState, fault: str, victim: Host) -> None:
+    if fault == "worker_killed":
+        network.kill_host(victim.netns)
+    elif fault == "worker_drained":
+        nodes.drain(state, victim, env_for(state), deadline_s=120)
+    elif fault == "head_restarted":
+        restart_head(state)
+    else:
+        restart_redis(state)
+
+
+def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: float = 5.0,
+                      recovery_timeout_s: float = 300) -> ClusterFaultReport:
+    """The fault struck under the mix; the mix runs until the window after it closed and the replicas settled.
+    A host that went away joins again afterwards, so the next fault finds the cluster whole."""
+    victim = _victim(state, fault)
+    watched = [state.head] if BUDGETS[fault].watched == "head" else state.workers
+    loaded = [host for host in state.hosts if host != victim]
+    survivor = next(host for host in state.workers if host != victim)
+    report = ClusterFaultReport(fault, victim.name if fault != "redis_restarted" else "redis")
+    mixes = {host.name: SteadyMix(_platform(host, api_key), CONCURRENCY_PER_PROXY) for host in loaded}
+    with contextlib.ExitStack() as stack, httpx.Client(base_url=survivor.http, timeout=30,
+                                                       headers={"Authorization": f"Bearer {api_key}"}) as http:
+        for mix in mixes.values():
+            stack.enter_context(mix)
+        time.sleep(settle_s)
+        jobs = _submit_jobs(http, 4)
+        struck = time.monotonic()
+        _strike(state, fault, victim)
+        report.readiness = _watch_readiness(survivor, struck + WINDOW_S)
+        with contextlib.suppress(NotYet):
+            eventually(lambda: serving_without(state, victim if fault.startswith("worker") else None),
+                       recovery_timeout_s, 1.0, "serving again")
+            report.serving_again_s = round(time.monotonic() - struck, 1)
+        time.sleep(max(0.0, struck + WINDOW_S - time.monotonic()))
+    window = {name: [o for o in mix.outcomes if struck - WINDOW_S <= o.at <= struck + WINDOW_S]
+              for name, mix in mixes.items()}
+    report.requests = {name: len(outcomes) for name, outcomes in window.items()}
+    report.failed = {name: sum(o.status != 200 for o in outcomes) for name, outcomes in window.items()}
+    report.statuses = dict(Counter(str(o.status) for outcomes in window.values() for o in outcomes if o.status != 200))
+    seen = [o for host in watched if host.name in window for o in window[host.name]]
+    report.success_share = round(sum(o.status == 200 for o in seen) / max(len(seen), 1), 4)
+    with httpx.Client(base_url=survivor.http, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as http:
+        ended = ended_jobs(http, jobs, 240)
+    report.jobs, report.jobs_lost = len(jobs), sum(ended.get(j, {}).get("status") != "SUCCEEDED" for j in jobs)
+    if fault.startswith("worker"):  # the host comes back (a new machine in its place)
+        nodes.start_node(state, victim, env_for(state))
+    with contextlib.suppress(NotYet):
+        eventually(lambda: whole(state), recovery_timeout_s, 1.0, "the cluster whole")
+        report.whole_again_s = round(time.monotonic() - struck, 1)
+    return report
+
+
+def _watch_readiness(host: Host, until: float) -> list[str]:
+    """Each distinct answer of the host's /health/ready until `until`: "ready", or what was not and why."""
+    seen: list[str] = []
+    while time.monotonic() < until:
+        try:
+            answer = httpx.get(f"{host.http}/health/ready", timeout=2).json()
+            said = answer["status"] if answer["status"] == "ready" else (
+                f"{answer['status']}: " + ",".join(sorted(g for g, ok in answer.get("graphs", {}).items() if not ok)))
+        except (httpx.HTTPError, ValueError, KeyError):
+            said = "unreachable"
+        if not seen or seen[-1] != said:
+            seen.append(said)
+        time.sleep(0.5)
+    return seen
+
+
+def markdown(reports: list[ClusterFaultReport]) -> str:
+    return markdown_table(
+        ["fault", "victim", "requests (by proxy)", "failed (by proxy)", "statuses", "success (watched)",
+         "readiness meanwhile", "serving again", "whole again", "jobs lost", "budget"],
+        [[r.fault, r.victim, r.requests, r.failed, r.statuses or "-", f"{r.success_share:.2%}",
+          " → ".join(r.readiness), f"{r.serving_again_s} s", f"{r.whole_again_s} s", f"{r.jobs_lost} of {r.jobs}",
+          "; ".join(r.breaches()) or "held"] for r in reports])
