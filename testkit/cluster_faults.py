@@ -32,11 +32,15 @@ class ClusterBudget:
 
     watched: str  # "head" | "workers"
     success_share: float
+    kinds: tuple[str, ...] = ("classify", "recommend", "chat")  # the requests counted
 
 
 BUDGETS = {
-    # In flight on the dead host (its Ingress replica, the LLM if it was there) may fail; the rest goes on.
+    # In flight on the dead host (its Ingress replica, what else ran there) may fail; the rest goes on.
     "worker_killed": ClusterBudget("head", 0.95),
+    # The host of the one LLM replica: chat answers 503 (fast) until the engine runs on a survivor; the graphs
+    # without the LLM go on as above.
+    "llm_host_killed": ClusterBudget("head", 0.95, kinds=("classify", "recommend")),
     # Serve starts the host's replicas elsewhere before it stops them: nothing fails.
     "worker_drained": ClusterBudget("head", 1.0),
     # Proxies and replicas on the workers serve on while the head (GCS, controller, dashboard) is away.
@@ -84,7 +88,7 @@ def serving_without(state: ClusterState, away: Host | None) -> bool:
     """Every deployment but the job consumer (it scales to zero) runs a replica, none on the host away."""
     for name, deployment in _replicas(state).items():
         running = [r for r in deployment["replicas"] if r["state"] == "RUNNING"]
-        if any(away is not None and r["node_ip"] == away.ip for r in deployment["replicas"]):
+        if any(away is not None and r["node_ip"] == away.ip for r in running):
             return False
         if name != "JobConsumer" and not running:
             return False
@@ -99,6 +103,10 @@ def whole(state: ClusterState) -> bool:
     return all(nodes.answers_ready(host) for host in state.hosts)
 
 
+def _host_fault(fault: str) -> bool:
+    return fault in ("worker_killed", "llm_host_killed", "worker_drained")
+
+
 def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
     ids = []
     for i in range(count):
@@ -110,16 +118,18 @@ def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
 
 
 def _victim(state: ClusterState, fault: str) -> Host:
-    """The worker hosting the LLM for a host fault (the costliest to lose), the head or Redis otherwise."""
-    if fault in ("worker_killed", "worker_drained"):
-        details = _serve_client(state.dashboard_url).get_serve_details()["applications"]["platform"]
-        llm = {r["node_ip"] for r in details["deployments"]["LLMServer"]["replicas"]}
-        return next((w for w in state.workers if w.ip in llm), state.workers[0])
-    return state.head
+    """The worker running the LLM for `llm_host_killed` and a drain (the costliest host to lose), a worker
+    without it for `worker_killed`; the head otherwise (Redis is not a host's)."""
+    if not fault.startswith(("worker", "llm")):
+        return state.head
+    llm = {r["node_ip"] for r in _replicas(state)["LLMServer"]["replicas"] if r["state"] == "RUNNING"}
+    with_llm = [worker for worker in state.workers if worker.ip in llm]
+    without = [worker for worker in state.workers if worker.ip not in llm]
+    return (without if fault == "worker_killed" else with_llm or without)[0]
 
 
 def _strike(state: ClusterState, fault: str, victim: Host) -> None:
-    if fault == "worker_killed":
+    if fault in ("worker_killed", "llm_host_killed"):
         network.kill_host(victim.netns)
     elif fault == "worker_drained":
         nodes.drain(state, victim, env_for(state), deadline_s=120)
@@ -149,7 +159,7 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
         _strike(state, fault, victim)
         report.readiness = _watch_readiness(survivor, struck + WINDOW_S)
         with contextlib.suppress(NotYet):
-            eventually(lambda: serving_without(state, victim if fault.startswith("worker") else None),
+            eventually(lambda: serving_without(state, victim if _host_fault(fault) else None),
                        recovery_timeout_s, 1.0, "serving again")
             report.serving_again_s = round(time.monotonic() - struck, 1)
         time.sleep(max(0.0, struck + WINDOW_S - time.monotonic()))
@@ -158,12 +168,12 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
     report.requests = {name: len(outcomes) for name, outcomes in window.items()}
     report.failed = {name: sum(o.status != 200 for o in outcomes) for name, outcomes in window.items()}
     report.statuses = dict(Counter(str(o.status) for outcomes in window.values() for o in outcomes if o.status != 200))
-    seen = [o for host in watched if host.name in window for o in window[host.name]]
+    seen = [o for host in watched if host.name in window for o in window[host.name] if o.kind in BUDGETS[fault].kinds]
     report.success_share = round(sum(o.status == 200 for o in seen) / max(len(seen), 1), 4)
     with httpx.Client(base_url=survivor.http, timeout=30, headers={"Authorization": f"Bearer {api_key}"}) as http:
         ended = ended_jobs(http, jobs, 240)
     report.jobs, report.jobs_lost = len(jobs), sum(ended.get(j, {}).get("status") != "SUCCEEDED" for j in jobs)
-    if fault.startswith("worker"):  # the host comes back (a new machine in its place)
+    if _host_fault(fault):  # the host comes back (a new machine in its place)
         nodes.start_node(state, victim, env_for(state))
     with contextlib.suppress(NotYet):
         eventually(lambda: whole(state), recovery_timeout_s, 1.0, "the cluster whole")
