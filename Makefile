@@ -35,7 +35,7 @@ export RAY_SERVE_HAPROXY_BINARY_PATH ?= $(abspath $(BIN))/platform-haproxy
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s
+.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/ops/run.py says why).
 run: setup redis artifacts keys
@@ -101,6 +101,11 @@ keys: setup
 # Feature rows newer than the last run, into the online store named by PLATFORM_ONLINE_STORE (sqlite|redis).
 materialize: setup redis artifacts
 	$(BIN)/python -m serve_app.artifacts.materialize
+
+# The platform on a Ray cluster of several hosts on this machine, each a network namespace (root): `make cluster`
+# brings up 3 (CLUSTER_ARGS="--hosts 4"); `$(BIN)/python -m serve_app.cluster down` removes them (docs/multi-host.md).
+cluster: setup artifacts keys
+	$(BIN)/python -m serve_app.cluster up $(CLUSTER_ARGS)
 
 # Against a running cluster (`ray start --head`): deploy the config and show its status.
 deploy: setup artifacts

@@ -15,23 +15,30 @@ from testkit.config import JOB_ENV
 from testkit.results import write_results
 
 
+def _write(reports: list) -> None:
+    table = markdown(reports)
+    print(table, flush=True)
+    write_results("cluster_faults", [asdict(report) for report in reports],
+                  f"# Faults across 3 hosts (network namespaces on one 2-core machine)\n\nA steady mix of classify, "
+                  f"recommend and chat ({CONCURRENCY_PER_PROXY} httpx threads per proxy, on the same cores) through "
+                  f"every host's proxy but the victim's; requests counted from {WINDOW_S:.0f} s before the fault to "
+                  f"{WINDOW_S:.0f} s after. Job timeouts as in the test suite (testkit/config.py JOB_ENV).\n\n"
+                  + table + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--faults", nargs="*", default=list(BUDGETS), choices=list(BUDGETS))
     args = parser.parse_args()
     key = admin_key()
     state = lifecycle.up(3, 4, REPO_ROOT / "serve_config.yaml", dict(JOB_ENV))
+    reports = []
     try:
-        reports = [run_cluster_fault(state, fault, key) for fault in args.faults]
+        for fault in args.faults:  # written after each: a later fault's failure keeps the earlier results
+            reports.append(run_cluster_fault(state, fault, key))
+            _write(reports)
     finally:
         lifecycle.down()
-    table = markdown(reports)
-    print(table)
-    write_results("cluster_faults", [asdict(report) for report in reports],
-                  f"# Faults across 3 hosts (network namespaces on one 2-core machine)\n\nA steady mix of classify, "
-                  f"recommend and chat ({CONCURRENCY_PER_PROXY} httpx threads per proxy, on the same cores) through "
-                  f"every host's proxy but the victim's; requests counted from {WINDOW_S:.0f} s before the fault to "
-                  f"{WINDOW_S:.0f} s after.\n\n" + table + "\n")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class ClusterFaultReport:
     whole_again_s: float | None = None  # until the cluster was whole again (the victim back, if it went away)
     jobs: int = 0
     jobs_lost: int = 0
+    took_s: float = 0.0  # the whole run of the fault: load, fault, recovery, the victim back
 
     def breaches(self) -> list[str]:
         budget, found = BUDGETS[self.fault], []
@@ -143,7 +144,7 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
                       recovery_timeout_s: float = 300) -> ClusterFaultReport:
     """The fault struck under the mix; the mix runs until the window after it closed and the replicas settled.
     A host that went away joins again afterwards, so the next fault finds the cluster whole."""
-    victim = _victim(state, fault)
+    began, victim = time.monotonic(), _victim(state, fault)
     watched = [state.head] if BUDGETS[fault].watched == "head" else state.workers
     loaded = [host for host in state.hosts if host != victim]
     survivor = next(host for host in state.workers if host != victim)
@@ -178,6 +179,7 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
     with contextlib.suppress(NotYet):
         eventually(lambda: whole(state), recovery_timeout_s, 1.0, "the cluster whole")
         report.whole_again_s = round(time.monotonic() - struck, 1)
+    report.took_s = round(time.monotonic() - began, 1)
     return report
 
 

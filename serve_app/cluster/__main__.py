@@ -17,6 +17,7 @@ want to see it spread over hosts and for the tests of losing one. Needs root.
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("restart-head", "restart-redis", "status", "down"):
         commands.add_parser(name)
     args = parser.parse_args(argv)
+    # The cluster's token auth (as the Makefile exports it): the dashboard client sends the token only then.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -53,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"hosts": [vars(host) for host in state.hosts]}, indent=2))
         return 0
     state = ClusterState.read()
-    lifecycle.use_cluster_settings(state)
     if args.command == "kill":
         print(f"{args.host}: {network.kill_host(state.host(args.host).netns)} processes killed")
     elif args.command == "drain":

@@ -2,6 +2,7 @@
 the platform deployed, restart its head or its Redis, read its status, take it down."""
 
 import base64
+import contextlib
 import logging
 import os
 import secrets
@@ -9,6 +10,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,9 +42,16 @@ def env_for(state: ClusterState) -> dict[str, str]:
     return node_env(state.redis_url, _paths(), state.env)
 
 
-def use_cluster_settings(state: ClusterState) -> None:
-    """This process (keys, materialize, the dashboard client) talks to the cluster as its nodes do."""
-    os.environ.update({key: value for key, value in env_for(state).items() if key.startswith(("PLATFORM_", "RAY_"))})
+@contextlib.contextmanager
+def cluster_settings(state: ClusterState) -> Iterator[None]:
+    """This process's settings (PLATFORM_*) as the cluster's nodes have them, for the block."""
+    saved = dict(os.environ)
+    os.environ.update({key: value for key, value in env_for(state).items() if key.startswith("PLATFORM_")})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _share_admin_key(redis_url: str) -> None:
@@ -83,13 +92,13 @@ def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str
     logger.info("hosts %s, Redis on %s", ", ".join(f"{h.name}={h.ip}" for h in members), network.GATEWAY)
     _share_admin_key(state.redis_url)  # read from the local key store, before the cluster's settings apply
     env = env_for(state)
-    use_cluster_settings(state)
     nodes.start_node(state, state.head, env)
     nodes.wait_dashboard(state, 120)
     for worker in state.workers:
         nodes.start_node(state, worker, env)
     logger.info("Ray up: head %s, %d workers; filling the online store", state.gcs_address, len(state.workers))
-    _fill_online_store()
+    with cluster_settings(state):
+        _fill_online_store()
     deploy(state, config_path)
     return state
 

@@ -83,6 +83,9 @@ def remove(names: list[str]) -> None:
     """The hosts' processes killed, their namespaces (and so their veths) deleted, then the bridge."""
     for name in names:
         kill_host(name)
+        # The veth first: a namespace's deletion takes its end with it, but later (the kernel cleans up
+        # namespaces asynchronously), and a new `up` would find the name taken.
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
     if bridge_exists():
         _ip("link", "del", BRIDGE)

@@ -88,7 +88,7 @@ def replicas_on(state: ClusterState, host: Host) -> int:
     from serve_app.ops.local_cluster import _serve_client
 
     applications = _serve_client(state.dashboard_url).get_serve_details()["applications"]
-    return sum(replica["node_ip"] == host.ip and replica["state"] in ("RUNNING", "STARTING")
+    return sum(replica.get("node_ip") == host.ip and replica["state"] in ("RUNNING", "STARTING")
                for application in applications.values() for deployment in application["deployments"].values()
                for replica in deployment["replicas"])
 
