@@ -35,7 +35,7 @@ export RAY_SERVE_HAPROXY_BINARY_PATH ?= $(abspath $(BIN))/platform-haproxy
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster
+.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster test-cluster
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/ops/run.py says why).
 run: setup redis artifacts keys
@@ -45,6 +45,11 @@ run: setup redis artifacts keys
 # and the slowest tests in .data/test-results/. Budget: 12 minutes after set-up (docs/testing.md).
 test: setup triton-setup redis prometheus artifacts keys
 	$(BIN)/python -m testkit.lanes
+
+# The platform on 3 hosts (network namespaces, root) and the faults across them (tests/cluster, docs/multi-host.md):
+# about TIME minutes, more than `make test`'s budget leaves, so a target of its own.
+test-cluster: setup artifacts keys
+	$(BIN)/python -m pytest tests/cluster --durations=10
 
 # The inner loop: unit tests only, no Ray (the slow ones, such as the reference Triton server, left out).
 test-fast: setup redis artifacts

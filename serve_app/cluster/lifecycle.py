@@ -2,16 +2,14 @@
 the platform deployed, restart its head or its Redis, read its status, take it down."""
 
 import base64
-import contextlib
 import logging
 import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -42,18 +40,6 @@ def env_for(state: ClusterState) -> dict[str, str]:
     return node_env(state.redis_url, _paths(), state.env)
 
 
-@contextlib.contextmanager
-def cluster_settings(state: ClusterState) -> Iterator[None]:
-    """This process's settings (PLATFORM_*) as the cluster's nodes have them, for the block."""
-    saved = dict(os.environ)
-    os.environ.update({key: value for key, value in env_for(state).items() if key.startswith("PLATFORM_")})
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def _share_admin_key(redis_url: str) -> None:
     """The admin key of .data/api-key (made as `make run` makes it) registered in the cluster's key store."""
     key = admin_key()
@@ -62,17 +48,10 @@ def _share_admin_key(redis_url: str) -> None:
     RedisKeyStore(redis_url).put(record)
 
 
-def _fill_online_store() -> None:
-    """Every feature row into the cluster's Redis, whatever the registry recorded of earlier runs elsewhere."""
-    from serve_app.artifacts import ArtifactLayout
-    from serve_app.artifacts.materialize import apply_definitions
-    from serve_app.common.feature_store import open_store
-
-    logging.getLogger("feast").setLevel(logging.WARNING)  # a line per registry refresh otherwise
-    store = open_store(ArtifactLayout(root=PlatformSettings().artifacts_dir).feature_repo, "redis")
-    apply_definitions(store)
-    now = datetime.now(timezone.utc)
-    store.materialize(start_date=now - timedelta(days=3650), end_date=now)
+def _fill_online_store(env: dict[str, str]) -> None:
+    """Every feature row into the cluster's Redis, whatever the registry recorded of runs elsewhere."""
+    subprocess.run([sys.executable, "-m", "serve_app.artifacts.materialize", "--online-store", "redis", "--all"],
+                   env=env, check=True, capture_output=True, timeout=300)
 
 
 def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str]) -> ClusterState:
@@ -97,8 +76,7 @@ def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str
     for worker in state.workers:
         nodes.start_node(state, worker, env)
     logger.info("Ray up: head %s, %d workers; filling the online store", state.gcs_address, len(state.workers))
-    with cluster_settings(state):
-        _fill_online_store()
+    _fill_online_store(env)
     deploy(state, config_path)
     return state
 
