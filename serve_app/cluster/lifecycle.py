@@ -55,7 +55,7 @@ def _fill_online_store(env: dict[str, str]) -> None:
 
 
 def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str]) -> ClusterState:
-    if network.bridge_exists() or network.namespaces() or STATE_FILE.exists():
+    if network.bridge_exists() or network.namespaces() or STATE_FILE.exists() or DATA_DIR.exists():
         raise SystemExit("a cluster is up already (or its remains): `python -m serve_app.cluster down` first")
     if hosts < 2:
         raise SystemExit("--hosts: 2 at least (the head and a worker)")
@@ -135,4 +135,7 @@ def down() -> None:
     network.remove(names)
     for name in names:
         shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+    # Redis's data too: a new cluster's head would otherwise recover this one's GCS tables (GCS fault
+    # tolerance), its Serve applications among them, and its job queue.
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
     STATE_FILE.unlink(missing_ok=True)
