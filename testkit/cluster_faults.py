@@ -189,8 +189,10 @@ def _watch_readiness(host: Host, until: float) -> list[str]:
     while time.monotonic() < until:
         try:
             answer = httpx.get(f"{host.http}/health/ready", timeout=2).json()
-            said = answer["status"] if answer["status"] == "ready" else (
-                f"{answer['status']}: " + ",".join(sorted(g for g, ok in answer.get("graphs", {}).items() if not ok)))
+            # The graphs that cannot serve, or (when every graph can) the deployments short of replicas.
+            short = sorted(g for g, ok in answer.get("graphs", {}).items() if not ok) or sorted(
+                d for d, status in answer.get("deployments", {}).items() if status != "HEALTHY")
+            said = answer["status"] if answer["status"] == "ready" else f"{answer['status']}: {','.join(short)}"
         except (httpx.HTTPError, ValueError, KeyError):
             said = "unreachable"
         if not seen or seen[-1] != said:

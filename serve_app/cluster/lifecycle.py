@@ -134,7 +134,7 @@ def down() -> None:
             pass
     network.remove(names)
     for name in names:
-        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)
+        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)  # the nodes' Ray temp dirs (nodes.temp_dir)
     # Redis's data too: a new cluster's head would otherwise recover this one's GCS tables (GCS fault
     # tolerance), its Serve applications among them, and its job queue.
     shutil.rmtree(DATA_DIR, ignore_errors=True)

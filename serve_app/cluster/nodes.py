@@ -57,9 +57,17 @@ def redis_password(url: str) -> str:
     return unquote(urlsplit(url).password or "")
 
 
+def temp_dir(host: Host) -> Path:
+    return Path(f"/tmp/{host.netns}")
+
+
 def start_node(state: ClusterState, host: Host, env: dict[str, str]) -> None:
     """`ray start` in the host's namespace, on its own address and its own temp dir."""
-    args = ["--node-ip-address", host.ip, "--temp-dir", f"/tmp/{host.netns}", "--disable-usage-stats",
+    if host.role == "head":
+        # `ray start --head` refuses an address it last started on while a raylet on this machine names it,
+        # and every worker's does: the namespaces share one process table. That head is dead; forget it.
+        (temp_dir(host) / "ray_current_cluster").unlink(missing_ok=True)
+    args = ["--node-ip-address", host.ip, "--temp-dir", str(temp_dir(host)), "--disable-usage-stats",
             "--object-store-memory", str(OBJECT_STORE_BYTES)]
     if host.role == "head":
         args += ["--head", "--port", str(GCS_PORT), "--num-cpus", "0", "--dashboard-host", "0.0.0.0",
@@ -84,11 +92,12 @@ def node_id(state: ClusterState, host: Host) -> str | None:
 
 
 def replicas_on(state: ClusterState, host: Host) -> int:
-    """Serve replicas (not proxies) running on the host, as Serve's controller reports them."""
+    """Serve replicas (not proxies) on the host in any state, as Serve's controller reports them: one waiting for
+    its replacement elsewhere (PENDING_MIGRATION) or finishing its requests (STOPPING) still serves."""
     from serve_app.ops.local_cluster import _serve_client
 
     applications = _serve_client(state.dashboard_url).get_serve_details()["applications"]
-    return sum(replica.get("node_ip") == host.ip and replica["state"] in ("RUNNING", "STARTING")
+    return sum(replica.get("node_ip") == host.ip
                for application in applications.values() for deployment in application["deployments"].values()
                for replica in deployment["replicas"])
 
