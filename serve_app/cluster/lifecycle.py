@@ -2,6 +2,7 @@
 the platform deployed, restart its head or its Redis, read its status, take it down."""
 
 import base64
+import contextlib
 import logging
 import os
 import secrets
@@ -64,11 +65,13 @@ def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str
                for i in range(hosts)]
     password = secrets.token_urlsafe(24)
     pid = nodes.start_redis(DATA_DIR / "redis", password)
+    gcs_pid = nodes.start_redis(DATA_DIR / "gcs-redis", password, nodes.GCS_REDIS_PORT)
     # One job-data key for every host (k8s/: the job-data-key Secret): a job sealed on one replays on another.
     extra_env = {"PLATFORM_JOBS_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(), **extra_env}
-    state = ClusterState(members, nodes.redis_url(password), pid, worker_cpus, extra_env)
+    state = ClusterState(members, nodes.redis_url(password), pid, gcs_pid, worker_cpus, extra_env)
     state.write()  # from here on `down` finds what to remove
-    logger.info("hosts %s, Redis on %s", ", ".join(f"{h.name}={h.ip}" for h in members), network.GATEWAY)
+    logger.info("hosts %s; Redis (platform, GCS) on %s", ", ".join(f"{h.name}={h.ip}" for h in members),
+                network.GATEWAY)
     _share_admin_key(state.redis_url)  # read from the local key store, before the cluster's settings apply
     env = env_for(state)
     nodes.start_node(state, state.head, env)
@@ -101,10 +104,19 @@ def restart_head(state: ClusterState) -> float:
     return time.monotonic() - struck
 
 
+def _gone(pid: int) -> bool:
+    """No such process, or a zombie (nobody here may reap a daemon's)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
 def restart_redis(state: ClusterState) -> ClusterState:
+    """The platform's Redis killed and started again on its data (append-only: what it held comes back)."""
     with_password = nodes.redis_password(state.redis_url)
     os.kill(state.redis_pid, signal.SIGKILL)
-    while Path(f"/proc/{state.redis_pid}").exists():
+    while not _gone(state.redis_pid):
         time.sleep(0.05)
     state.redis_pid = nodes.start_redis(DATA_DIR / "redis", with_password)
     state.write()
@@ -128,10 +140,9 @@ def down() -> None:
     if STATE_FILE.exists():
         state = ClusterState.read()
         names = sorted(set(names) | {host.netns for host in state.hosts})
-        try:
-            os.kill(state.redis_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        for pid in (state.redis_pid, state.gcs_redis_pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     network.remove(names)
     for name in names:
         shutil.rmtree(f"/tmp/{name}", ignore_errors=True)  # the nodes' Ray temp dirs (nodes.temp_dir)

@@ -24,29 +24,34 @@ STORAGE_NAMESPACE = "platform"
 POLL_S = 0.5
 
 
+# The platform's Redis (keys, limits, jobs, features) and the one GCS keeps the cluster's tables in: apart, because
+# the GCS exits when its Redis connection breaks, so a restart of a shared one would take the head down with it.
+PLATFORM_REDIS_PORT, GCS_REDIS_PORT = 6379, 6380
+
+
 def redis_url(password: str) -> str:
-    return f"redis://:{quote(password)}@{network.GATEWAY}:6379/0"
+    return f"redis://:{quote(password)}@{network.GATEWAY}:{PLATFORM_REDIS_PORT}/0"
 
 
-def start_redis(data_dir: Path, password: str, maxmemory: str = "1gb") -> int:
+def start_redis(data_dir: Path, password: str, port: int = PLATFORM_REDIS_PORT, maxmemory: str = "1gb") -> int:
     """redis-server on the bridge's address, password set, append-only (queued jobs outlive a restart), never
     evicting; returns its pid."""
     data_dir.mkdir(parents=True, exist_ok=True)
     pidfile = data_dir / "redis.pid"
     pidfile.unlink(missing_ok=True)
-    subprocess.run(["redis-server", "--bind", network.GATEWAY, "--port", "6379", "--requirepass", password,
+    subprocess.run(["redis-server", "--bind", network.GATEWAY, "--port", str(port), "--requirepass", password,
                     "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log"), "--appendonly", "yes",
                     "--maxmemory", maxmemory, "--maxmemory-policy", "noeviction", "--daemonize", "yes",
                     "--pidfile", str(pidfile)], check=True)
-    _wait(lambda: pidfile.exists() and _redis_answers(password), 20, "Redis on the bridge")
+    _wait(lambda: pidfile.exists() and _redis_answers(password, port), 20, f"Redis on the bridge, port {port}")
     return int(pidfile.read_text())
 
 
-def _redis_answers(password: str) -> bool:
+def _redis_answers(password: str, port: int) -> bool:
     import redis
 
     try:
-        return redis.Redis(host=network.GATEWAY, password=password, socket_timeout=1).ping()
+        return redis.Redis(host=network.GATEWAY, port=port, password=password, socket_timeout=1).ping()
     except redis.RedisError:
         return False
 
@@ -72,7 +77,7 @@ def start_node(state: ClusterState, host: Host, env: dict[str, str]) -> None:
     if host.role == "head":
         args += ["--head", "--port", str(GCS_PORT), "--num-cpus", "0", "--dashboard-host", "0.0.0.0",
                  "--dashboard-port", str(DASHBOARD_PORT), "--redis-password", redis_password(state.redis_url)]
-        env = {**env, "RAY_REDIS_ADDRESS": f"{network.GATEWAY}:6379",
+        env = {**env, "RAY_REDIS_ADDRESS": f"{network.GATEWAY}:{GCS_REDIS_PORT}",
                "RAY_external_storage_namespace": STORAGE_NAMESPACE}
     else:
         args += ["--address", state.gcs_address, "--num-cpus", str(state.worker_cpus)]

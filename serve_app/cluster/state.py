@@ -34,6 +34,7 @@ class ClusterState:
     hosts: list[Host]
     redis_url: str
     redis_pid: int
+    gcs_redis_pid: int
     # ray start's resources per worker host, and the extra environment every node got (`up --env`).
     worker_cpus: int
     env: dict[str, str] = field(default_factory=dict)

@@ -37,9 +37,12 @@ def test_a_node_started_by_the_cluster_tool_gets_the_same_values(monkeypatch):
     assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in env and env["PLATFORM_REDIS_URL"].endswith("@10.0.0.1:6379/0")
 
 
-def test_the_head_schedules_nothing_and_keeps_its_tables_in_redis():
+def test_the_head_schedules_nothing_and_keeps_its_tables_in_a_redis_of_their_own():
     assert CLUSTER["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"
-    assert CLUSTER["gcsFaultToleranceOptions"]["redisAddress"].startswith("platform-redis:")
+    gcs_redis = CLUSTER["gcsFaultToleranceOptions"]["redisAddress"].split(":")[0]
+    # Not the platform's: the GCS exits when its Redis goes, and the platform's restarts take no head with them.
+    assert gcs_redis == "platform-gcs-redis"
+    assert f"@{gcs_redis}:" not in _pod_env(CLUSTER["headGroupSpec"])["PLATFORM_REDIS_URL"]["value"]
 
 
 def test_each_worker_runs_a_proxy_and_an_ingress_replica_so_losing_one_leaves_one():
