@@ -5,17 +5,35 @@ strikes each fault under a steady mix through the surviving hosts' proxies, writ
 benchmarks/results/cluster_faults.{json,md} and takes the cluster down."""
 
 import argparse
+import json
 from dataclasses import asdict
 
 from serve_app.cluster import lifecycle
 from serve_app.common.settings import REPO_ROOT
 from serve_app.ops.local_cluster import admin_key
-from testkit.cluster_faults import BUDGETS, CONCURRENCY_PER_PROXY, WINDOW_S, markdown, run_cluster_fault
+from testkit.cluster_faults import (
+    BUDGETS,
+    CONCURRENCY_PER_PROXY,
+    WINDOW_S,
+    ClusterFaultReport,
+    markdown,
+    run_cluster_fault,
+)
 from testkit.config import JOB_ENV
-from testkit.results import write_results
+from testkit.results import RESULTS, write_results
 
 
-def _write(reports: list) -> None:
+def _merged(reports: list[ClusterFaultReport]) -> list[ClusterFaultReport]:
+    """This run's reports, and an earlier run's for the faults this one left out (`--faults` reruns some)."""
+    earlier = RESULTS / "cluster_faults.json"
+    kept = {row["fault"]: ClusterFaultReport(**row) for row in json.loads(earlier.read_text())} \
+        if earlier.exists() else {}
+    kept.update({report.fault: report for report in reports})
+    return [kept[fault] for fault in BUDGETS if fault in kept]
+
+
+def _write(reports: list[ClusterFaultReport]) -> None:
+    reports = _merged(reports)
     table = markdown(reports)
     print(table, flush=True)
     write_results("cluster_faults", [asdict(report) for report in reports],

@@ -5,6 +5,7 @@ restarted. Budgets are stated here, before anything runs; tests/cluster holds th
 `python -m benchmarks.cluster_faults` writes benchmarks/results/cluster_faults.{json,md}."""
 
 import contextlib
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -118,10 +119,12 @@ def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
     return ids
 
 
-def _victim(state: ClusterState, fault: str) -> Host:
+def _victim(state: ClusterState, fault: str) -> Host | None:
     """The worker running the LLM for `llm_host_killed` and a drain (the costliest host to lose), a worker
-    without it for `worker_killed`; the head otherwise (Redis is not a host's)."""
-    if not fault.startswith(("worker", "llm")):
+    without it for `worker_killed`, the head for its restart; no host for Redis's."""
+    if fault == "redis_restarted":
+        return None
+    if fault == "head_restarted":
         return state.head
     llm = {r["node_ip"] for r in _replicas(state)["LLMServer"]["replicas"] if r["state"] == "RUNNING"}
     with_llm = [worker for worker in state.workers if worker.ip in llm]
@@ -129,7 +132,7 @@ def _victim(state: ClusterState, fault: str) -> Host:
     return (without if fault == "worker_killed" else with_llm or without)[0]
 
 
-def _strike(state: ClusterState, fault: str, victim: Host) -> None:
+def _strike(state: ClusterState, fault: str, victim: Host | None) -> None:
     if fault in ("worker_killed", "llm_host_killed"):
         network.kill_host(victim.netns)
     elif fault == "worker_drained":
@@ -148,7 +151,7 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
     watched = [state.head] if BUDGETS[fault].watched == "head" else state.workers
     loaded = [host for host in state.hosts if host != victim]
     survivor = next(host for host in state.workers if host != victim)
-    report = ClusterFaultReport(fault, victim.name if fault != "redis_restarted" else "redis")
+    report = ClusterFaultReport(fault, victim.name if victim else "redis")
     mixes = {host.name: SteadyMix(_platform(host, api_key), CONCURRENCY_PER_PROXY) for host in loaded}
     with contextlib.ExitStack() as stack, httpx.Client(base_url=survivor.http, timeout=30,
                                                        headers={"Authorization": f"Bearer {api_key}"}) as http:
@@ -157,13 +160,16 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
         time.sleep(settle_s)
         jobs = _submit_jobs(http, 4)
         struck = time.monotonic()
+        # Read on a thread: a drain or a head restart holds the strike until it is done.
+        watcher = threading.Thread(target=_watch_readiness, args=(survivor, struck + WINDOW_S, report.readiness),
+                                   daemon=True)
+        watcher.start()
         _strike(state, fault, victim)
-        report.readiness = _watch_readiness(survivor, struck + WINDOW_S)
         with contextlib.suppress(NotYet):
             eventually(lambda: serving_without(state, victim if _host_fault(fault) else None),
                        recovery_timeout_s, 1.0, "serving again")
             report.serving_again_s = round(time.monotonic() - struck, 1)
-        time.sleep(max(0.0, struck + WINDOW_S - time.monotonic()))
+        watcher.join()
     window = {name: [o for o in mix.outcomes if struck - WINDOW_S <= o.at <= struck + WINDOW_S]
               for name, mix in mixes.items()}
     report.requests = {name: len(outcomes) for name, outcomes in window.items()}
@@ -183,9 +189,9 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
     return report
 
 
-def _watch_readiness(host: Host, until: float) -> list[str]:
-    """Each distinct answer of the host's /health/ready until `until`: "ready", or what was not and why."""
-    seen: list[str] = []
+def _watch_readiness(host: Host, until: float, seen: list[str]) -> None:
+    """Each distinct answer of the host's /health/ready until `until`, into `seen`: "ready", or what was not
+    and why."""
     while time.monotonic() < until:
         try:
             answer = httpx.get(f"{host.http}/health/ready", timeout=2).json()
@@ -198,7 +204,6 @@ def _watch_readiness(host: Host, until: float) -> list[str]:
         if not seen or seen[-1] != said:
             seen.append(said)
         time.sleep(0.5)
-    return seen
 
 
 def markdown(reports: list[ClusterFaultReport]) -> str:
