@@ -47,7 +47,7 @@ test: setup triton-setup redis prometheus artifacts keys
 	$(BIN)/python -m testkit.lanes
 
 # The platform on 3 hosts (network namespaces, root) and the faults across them (tests/cluster, docs/multi-host.md):
-# about TIME minutes, more than `make test`'s budget leaves, so a target of its own.
+# about 6 minutes (up 100 s, 4 faults 4 min), more than `make test`'s budget leaves: a target of its own.
 test-cluster: setup artifacts keys
 	$(BIN)/python -m pytest tests/cluster --durations=10
 
