@@ -16,7 +16,7 @@ import httpx
 from serve_app.cluster import network, nodes
 from serve_app.cluster.lifecycle import env_for, restart_head, restart_redis
 from serve_app.cluster.state import ClusterState, Host
-from serve_app.ops.local_cluster import LocalPlatform, _serve_client
+from serve_app.ops.local_cluster import LocalPlatform, serve_client
 from testkit.faults import SteadyMix, ended_jobs
 from testkit.polling import NotYet, eventually
 from testkit.results import markdown_table
@@ -83,7 +83,7 @@ def _platform(host: Host, api_key: str) -> LocalPlatform:
 
 
 def _replicas(state: ClusterState) -> dict:
-    return _serve_client(state.dashboard_url).get_serve_details()["applications"]["platform"]["deployments"]
+    return serve_client(state.dashboard_url).get_serve_details()["applications"]["platform"]["deployments"]
 
 
 def serving_without(state: ClusterState, away: Host | None) -> bool:

@@ -72,7 +72,7 @@ def up(hosts: int, worker_cpus: int, config_path: Path, extra_env: dict[str, str
     state.write()  # from here on `down` finds what to remove
     logger.info("hosts %s; Redis (platform, GCS) on %s", ", ".join(f"{h.name}={h.ip}" for h in members),
                 network.GATEWAY)
-    _share_admin_key(state.redis_url)  # read from the local key store, before the cluster's settings apply
+    _share_admin_key(state.redis_url)
     env = env_for(state)
     nodes.start_node(state, state.head, env)
     nodes.wait_dashboard(state, 120)
@@ -138,14 +138,13 @@ def status(state: ClusterState) -> list[dict]:
 def down() -> None:
     names = network.namespaces()
     if STATE_FILE.exists():
-        state = ClusterState.read()
-        names = sorted(set(names) | {host.netns for host in state.hosts})
-        for pid in (state.redis_pid, state.gcs_redis_pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        names = sorted(set(names) | {host.netns for host in ClusterState.read().hosts})
+    for pidfile in DATA_DIR.glob("*/redis.pid"):  # both Redis servers, even from an `up` that failed early
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
     network.remove(names)
     for name in names:
-        shutil.rmtree(f"/tmp/{name}", ignore_errors=True)  # the nodes' Ray temp dirs (nodes.temp_dir)
+        shutil.rmtree(nodes.temp_dir(name), ignore_errors=True)
     # Redis's data too: a new cluster's head would otherwise recover this one's GCS tables (GCS fault
     # tolerance), its Serve applications among them, and its job queue.
     shutil.rmtree(DATA_DIR, ignore_errors=True)

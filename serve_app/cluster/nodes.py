@@ -7,9 +7,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
+import redis
 
 from serve_app.cluster import network
 from serve_app.cluster.state import DASHBOARD_PORT, GCS_PORT, ClusterState, Host
@@ -48,8 +49,6 @@ def start_redis(data_dir: Path, password: str, port: int = PLATFORM_REDIS_PORT, 
 
 
 def _redis_answers(password: str, port: int) -> bool:
-    import redis
-
     try:
         return redis.Redis(host=network.GATEWAY, port=port, password=password, socket_timeout=1).ping()
     except redis.RedisError:
@@ -57,13 +56,12 @@ def _redis_answers(password: str, port: int) -> bool:
 
 
 def redis_password(url: str) -> str:
-    from urllib.parse import unquote
-
     return unquote(urlsplit(url).password or "")
 
 
-def temp_dir(host: Host) -> Path:
-    return Path(f"/tmp/{host.netns}")
+def temp_dir(netns: str) -> Path:
+    """A node's Ray temp dir: its sessions, logs and sockets."""
+    return Path(f"/tmp/{netns}")
 
 
 def start_node(state: ClusterState, host: Host, env: dict[str, str]) -> None:
@@ -71,8 +69,8 @@ def start_node(state: ClusterState, host: Host, env: dict[str, str]) -> None:
     if host.role == "head":
         # `ray start --head` refuses an address it last started on while a raylet on this machine names it,
         # and every worker's does: the namespaces share one process table. That head is dead; forget it.
-        (temp_dir(host) / "ray_current_cluster").unlink(missing_ok=True)
-    args = ["--node-ip-address", host.ip, "--temp-dir", str(temp_dir(host)), "--disable-usage-stats",
+        (temp_dir(host.netns) / "ray_current_cluster").unlink(missing_ok=True)
+    args = ["--node-ip-address", host.ip, "--temp-dir", str(temp_dir(host.netns)), "--disable-usage-stats",
             "--object-store-memory", str(OBJECT_STORE_BYTES)]
     if host.role == "head":
         args += ["--head", "--port", str(GCS_PORT), "--num-cpus", "0", "--dashboard-host", "0.0.0.0",
@@ -99,9 +97,9 @@ def node_id(state: ClusterState, host: Host) -> str | None:
 def replicas_on(state: ClusterState, host: Host) -> int:
     """Serve replicas (not proxies) on the host in any state, as Serve's controller reports them: one waiting for
     its replacement elsewhere (PENDING_MIGRATION) or finishing its requests (STOPPING) still serves."""
-    from serve_app.ops.local_cluster import _serve_client
+    from serve_app.ops.local_cluster import serve_client
 
-    applications = _serve_client(state.dashboard_url).get_serve_details()["applications"]
+    applications = serve_client(state.dashboard_url).get_serve_details()["applications"]
     return sum(replica.get("node_ip") == host.ip
                for application in applications.values() for deployment in application["deployments"].values()
                for replica in deployment["replicas"])

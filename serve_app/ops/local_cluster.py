@@ -62,7 +62,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve_client(dashboard_url: str):
+def serve_client(dashboard_url: str):
+    """The dashboard's Serve REST client: what `serve deploy` and `serve status` talk to."""
     from ray.dashboard.modules.serve.sdk import ServeSubmissionClient
 
     return ServeSubmissionClient(dashboard_url)
@@ -70,7 +71,7 @@ def _serve_client(dashboard_url: str):
 
 def app_status(dashboard_url: str, app_name: str = APP_NAME) -> dict:
     """The application's entry of the dashboard's Serve details (`serve status` reads the same)."""
-    return _serve_client(dashboard_url).get_serve_details()["applications"].get(app_name, {})
+    return serve_client(dashboard_url).get_serve_details()["applications"].get(app_name, {})
 
 
 def deploy(platform: LocalPlatform, config: Path | dict, timeout_s: float = 600) -> None:
@@ -80,7 +81,7 @@ def deploy(platform: LocalPlatform, config: Path | dict, timeout_s: float = 600)
 
     if isinstance(config, Path):
         config = yaml.safe_load(config.read_text())
-    client = _serve_client(platform.dashboard_url)
+    client = serve_client(platform.dashboard_url)
     before = client.get_serve_details()["applications"].get(APP_NAME, {}).get("last_deployed_time_s")
     client.deploy_applications(ServeDeploySchema.model_validate(config).model_dump(exclude_unset=True))
     deadline = time.monotonic() + timeout_s

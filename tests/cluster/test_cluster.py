@@ -10,7 +10,7 @@ import pytest
 
 from serve_app.keys import new_key
 from serve_app.keys.store import RedisKeyStore
-from serve_app.ops.local_cluster import _serve_client
+from serve_app.ops.local_cluster import serve_client
 from testkit.faults import CALLS, ended_jobs
 from testkit.polling import eventually
 
@@ -34,7 +34,7 @@ def test_every_host_answers_classify_recommend_and_chat(cluster, api_key):
 
 
 def test_an_ingress_on_every_worker_and_a_proxy_on_every_host(cluster):
-    details = _serve_client(cluster.dashboard_url).get_serve_details()
+    details = serve_client(cluster.dashboard_url).get_serve_details()
     ingress = details["applications"]["platform"]["deployments"]["Ingress"]["replicas"]
     assert sorted(r["node_ip"] for r in ingress) == sorted(w.ip for w in cluster.workers)
     assert {proxy["node_ip"] for proxy in details["proxies"].values()} == {h.ip for h in cluster.hosts}
