@@ -138,11 +138,18 @@ def test_cancel_a_queued_job_and_a_running_one(client):
     submit(client, headers={"X-Request-Id": queued, "X-Priority": "low"}, **LONG)
     cancelled = client.delete(f"/v1/inference/{queued}")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "CANCELLED"
-    eventually(lambda: client.get(f"/v1/inference/{running}").json()["status"] == "RUNNING", 30,
-               what=f"{running} RUNNING")
-    stopping = client.delete(f"/v1/inference/{running}")
-    assert stopping.status_code == 202
-    job = finished(client, running)
+    # 202 promises to try: a cancel that lands in the job's last tick loses to its ending, so a job that
+    # ended SUCCEEDED that way is followed by another (at most two more).
+    for attempt in range(3):
+        if attempt:
+            running = new_id("run")
+            submit(client, headers={"X-Request-Id": running, "X-Priority": "high"}, **LONG)
+        eventually(lambda: client.get(f"/v1/inference/{running}").json()["status"] == "RUNNING", 30,
+                   what=f"{running} RUNNING")
+        assert client.delete(f"/v1/inference/{running}").status_code == 202
+        job = finished(client, running)
+        if job["status"] != "SUCCEEDED":
+            break
     assert (job["status"], job["error"]) == ("CANCELLED", "cancelled")
     for job_id in backlog:
         client.delete(f"/v1/inference/{job_id}")
