@@ -16,7 +16,7 @@ from testkit.config import JOB_ENV
 @pytest.fixture(scope="session")
 def cluster() -> ClusterState:
     if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("network namespaces need root and iproute2")
+        pytest.skip(reason="network namespaces need root and iproute2")
     if network.bridge_exists() or STATE_FILE.exists():
         pytest.fail("a cluster is up already: `python -m serve_app.cluster down` first")
     try:

@@ -21,13 +21,13 @@ CLIENT = "import socket, sys; print(socket.create_connection((sys.argv[1], int(s
 @pytest.fixture
 def hosts():
     if network.bridge_exists() or network.namespaces():
-        pytest.skip("a cluster is up on this machine (python -m serve_app.cluster down)")
+        pytest.skip(reason="a cluster is up on this machine (python -m serve_app.cluster down)")
     try:
         network.create_bridge()
         names = [network.create_host(0), network.create_host(1)]
     except subprocess.CalledProcessError as refused:  # a container without the right to make them
         network.remove(network.namespaces())
-        pytest.skip(f"this machine cannot make network namespaces: {refused.stderr.strip()}")
+        pytest.skip(reason=f"this machine cannot make network namespaces: {refused.stderr.strip()}")
     yield names
     network.remove(network.namespaces())
 
