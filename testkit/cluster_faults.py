@@ -17,7 +17,7 @@ from serve_app.cluster import network, nodes
 from serve_app.cluster.lifecycle import env_for, restart_head, restart_redis
 from serve_app.cluster.state import ClusterState, Host
 from serve_app.ops.local_cluster import LocalPlatform, serve_client
-from testkit.faults import SteadyMix, ended_jobs
+from testkit.faults import SteadyMix, ended_jobs, submit_jobs
 from testkit.polling import NotYet, eventually
 from testkit.results import markdown_table
 
@@ -109,16 +109,6 @@ def _host_fault(fault: str) -> bool:
     return fault in ("worker_killed", "llm_host_killed", "worker_drained")
 
 
-def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
-    ids = []
-    for i in range(count):
-        body = {"prompt": "Review Seoul Garden.", "model": "tiny-llama", "max_tokens": 16}
-        answer = http.post("/v1/inference", json=body, headers={"X-Request-Id": f"cluster-{time.time_ns()}-{i}"})
-        answer.raise_for_status()
-        ids.append(answer.json()["requestId"])
-    return ids
-
-
 def _victim(state: ClusterState, fault: str) -> Host | None:
     """The worker running the LLM for `llm_host_killed` and a drain (the costliest host to lose), a worker
     without it for `worker_killed`, the head for its restart; no host for Redis's."""
@@ -158,7 +148,7 @@ def run_cluster_fault(state: ClusterState, fault: str, api_key: str, settle_s: f
         for mix in mixes.values():
             stack.enter_context(mix)
         time.sleep(settle_s)
-        jobs = _submit_jobs(http, 4)
+        jobs = submit_jobs(http, 4)
         struck = time.monotonic()
         # Read on a thread: a drain or a head restart holds the strike until it is done.
         watcher = threading.Thread(target=_watch_readiness, args=(survivor, struck + WINDOW_S, report.readiness),

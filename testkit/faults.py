@@ -197,7 +197,8 @@ def _client(platform: LocalPlatform) -> httpx.Client:
     return httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30)
 
 
-def _submit_jobs(http: httpx.Client, count: int) -> list[str]:
+def submit_jobs(http: httpx.Client, count: int) -> list[str]:
+    """`count` LLM jobs, each with an id of its own; their ids."""
     ids = [f"fault-{uuid.uuid4().hex[:10]}" for _ in range(count)]
     for job_id in ids:
         body = {"prompt": "Review Seoul Garden.", "model": "tiny-llama", "max_tokens": 16}
@@ -233,7 +234,7 @@ def run_fault(platform: LocalPlatform, fault: str, settle_s: float = 3.0) -> Fau
     `settle_s` more."""
     with _client(platform) as http, SteadyMix(platform) as load:
         time.sleep(settle_s)
-        jobs = _submit_jobs(http, 4)
+        jobs = submit_jobs(http, 4)
         struck = time.monotonic()
         FAULTS[fault]()
         readiness_changed_s = _readiness_changes(http, struck)
