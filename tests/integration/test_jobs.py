@@ -160,7 +160,9 @@ def test_cancel_a_queued_job_and_a_running_one(client):
 def test_a_full_queue_answers_429_at_once(platform, client):
     change = {"Ingress": user_config_change(jobs={"max_queued": 1})}
     with reconfigured(platform, change):
-        ids = [new_id("full") for _ in range(12)]
+        # More than the consumers may hold at their most (2 replicas x 4 threads, each with one prefetched), so
+        # some stay waiting past the bound of one.
+        ids = [new_id("full") for _ in range(24)]
         answers = [submit(client, headers={"X-Request-Id": job_id}, **LONG) for job_id in ids]
         statuses = [answer.status_code for answer in answers]
         assert 429 in statuses and statuses[0] == 202
