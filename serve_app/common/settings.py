@@ -8,6 +8,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP_NAME = "platform"  # the application's name in serve_config.yaml
+# A string in serve_config.yaml's model arguments that starts so is a path below the artifacts folder.
+ARTIFACTS_REF = "$artifacts/"
 OnlineStore = Literal["sqlite", "redis"]
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from serve_app.common.errors import UnknownModel, ValidationFailed
+from serve_app.common.errors import ValidationFailed
 from serve_app.common.generation import MaxTokens, Temperature, TopP, UserText
 from serve_app.common.tiers import Tier, capped
 from serve_app.http.problems import S0_TAG, current_request_id
@@ -130,9 +130,7 @@ async def submit_inference(body: InferenceSubmission, request: Request, tier: Pr
                            timeout_s: Timeout = None,
                            sent_id: SentId = None) -> JSONResponse:
     """S0: queue a completion of `prompt` by `model`; 202 at once, 429 when the queue is full."""
-    generator, _ = await request.app.state.llm.describe()
-    if body.model != generator.name:
-        raise UnknownModel(f"the model `{body.model}` does not exist; GET /v1/models lists what is served")
+    await request.app.state.llm.generator(body.model)  # 404 for a model no generator serves
     completion = body.model_dump(exclude={"clientRequestId"}, exclude_none=True)
     job_request = JobRequest.of("/v1/completions", json.dumps(completion).encode(), {"content-type": "application/json"})
     return await submit(request, "inference", job_request, "/v1/inference", job_id=job_id(sent_id, body.clientRequestId),

@@ -57,7 +57,7 @@ class InferResponse(BaseModel):
 @router.post("/infer", response_model=InferResponse, openapi_extra=RUNS_AS_JOB)
 async def infer(body: InferRequest, request: Request, response: Response) -> InferResponse:
     service: LLMService = request.app.state.llm
-    completion = await service.complete(body.generation())
+    completion = await service.complete(body.generation(), await service.generator(None))
     response.headers[SOURCE_HEADER] = completion.source
     return InferResponse(generated_text=completion.texts[0], generated_texts=completion.texts)
 
@@ -74,5 +74,5 @@ async def _texts(events: AsyncIterator[StreamEvent]) -> AsyncIterator[dict]:
 async def infer_stream(body: InferRequest, request: Request) -> StreamingResponse:
     """Server-sent events: `data: {"index", "text"}` per piece of text, then `data: [DONE]`."""
     service: LLMService = request.app.state.llm
-    events = await service.stream(body.generation())
+    events = await service.stream(body.generation(), await service.generator(None))
     return StreamingResponse(sse_stream(_texts(events)), media_type="text/event-stream", headers=HEADERS)

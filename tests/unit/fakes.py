@@ -15,6 +15,10 @@ class FakeHandle:
     def remote(self, *args, **kwargs) -> Awaitable[Any]:
         return self._methods["__call__"](*args, **kwargs)
 
+    def options(self, **_options) -> "FakeHandle":
+        """Handle options (stream=True, ...) change nothing here: each method is the callable given."""
+        return self
+
     def __getattr__(self, name: str) -> SimpleNamespace:
         if name.startswith("_"):
             raise AttributeError(name)

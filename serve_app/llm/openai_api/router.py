@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from serve_app.common.errors import InvalidRequest, UnknownModel
+from serve_app.common.errors import InvalidRequest
 from serve_app.common.generation import GenerationRequest
 from serve_app.http.job_routes import RUNS_AS_JOB
 from serve_app.http.problems import OPENAI_TAG
@@ -25,17 +25,9 @@ from serve_app.llm.service import SOURCE_HEADER, LLMService
 router = APIRouter(tags=[OPENAI_TAG])
 
 
-async def _service(request: Request, model: str, embedding: bool = False) -> LLMService:
-    """The LLM service, once `model` is known to be the one it serves (of its kind)."""
-    service: LLMService = request.app.state.llm
-    generator, embedder = await service.describe()
-    if model != (embedder if embedding else generator).name:
-        raise UnknownModel(f"the model `{model}` does not exist; GET /v1/models lists what is served")
-    return service
-
-
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
+    """Every model started so far: the generators in the config's order, then the embedder."""
     service: LLMService = request.app.state.llm
     return ModelList(data=[ModelCard(id=model.name, version=model.versions[0]) for model in await service.describe()])
 
@@ -43,12 +35,13 @@ async def list_models(request: Request) -> ModelList:
 async def _generate(request: Request, response: Response, body: ChatCompletionRequest | CompletionRequest,
                     generation: GenerationRequest, as_stream, as_whole):
     """Stream (SSE) or answer whole, as the body asks; `as_stream`/`as_whole` give the response shape."""
-    service = await _service(request, body.model)
+    service: LLMService = request.app.state.llm
+    generator = await service.generator(body.model)
     if body.stream:
-        events = await service.stream(generation)
+        events = await service.stream(generation, generator)
         return StreamingResponse(as_stream(body.model, events, body.include_usage),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
-    completion = await service.complete(generation)
+    completion = await service.complete(generation, generator)
     response.headers[SOURCE_HEADER] = completion.source
     return as_whole(body.model, completion)
 
@@ -70,6 +63,6 @@ async def create_completion(body: CompletionRequest, request: Request, response:
 
 @router.post("/v1/embeddings", response_model=EmbeddingList, openapi_extra=RUNS_AS_JOB)
 async def create_embeddings(body: EmbeddingRequest, request: Request) -> EmbeddingList:
-    service = await _service(request, body.model, embedding=True)
-    result = await service.embedder.embed.remote(body.texts())
+    embedder = await request.app.state.llm.embedder_for(body.model)
+    result = await embedder.embed.remote(body.texts())
     return embedding_list(body.model, result, body.encoding_format)

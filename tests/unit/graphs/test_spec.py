@@ -73,11 +73,11 @@ def test_the_builder_refuses_graphs_the_deployments_cannot_serve(node, message):
 ])
 def test_the_builder_refuses_a_model_entry_it_cannot_bind(models, message):
     with pytest.raises((ValueError, ValidationError), match=message):
-        build_app(PlatformArgs(models=models, llm={"generator": "Ranker", "embedder": "Ranker"}))
+        build_app(PlatformArgs(models=models, llm={"generators": ["Ranker"], "embedder": "Ranker"}))
 
 
 def test_the_llm_apis_must_name_bound_models():
-    with pytest.raises(ValidationError, match="llm.generator names 'LLMServer'"):
+    with pytest.raises(ValidationError, match=r"llm.generators\[0\] names 'LLMServer'"):
         PlatformArgs(models={"Ranker": {"import_path": "deployments.ranker:Ranker"}})
 
 

@@ -3,10 +3,8 @@ punctuation; the earlier messages and the numbers exactly. Without Ray: fake han
 so only the key tells requests apart."""
 
 import asyncio
-from types import SimpleNamespace
 
 from serve_app.common.generation import Completion, GenerationRequest, SamplingOptions, Usage
-from serve_app.common.model_metadata import ModelMetadata
 from serve_app.common.settings import LLMSettings
 from serve_app.llm.semantic_cache import SemanticCacheConfig, cache_text, numbers_in
 from serve_app.llm.service import LLMService
@@ -23,10 +21,7 @@ def _service(embedded: list[str]) -> LLMService:
     async def complete(request):
         return Completion(texts=["answer"], finish_reasons=["stop"], usage=Usage(prompt_tokens=1, completion_tokens=1))
 
-    service = LLMService.__new__(LLMService)  # no Ray handles or metrics
-    service.llm, service.embedder = FakeHandle(complete=complete), FakeHandle(embed=embed)
-    service._metadata = (ModelMetadata(name="tiny-llama", versions=["1"], platform="vllm"),) * 2
-    service._cache_lookups = SimpleNamespace(inc=lambda **_: None)
+    service = LLMService({"LLMServer": FakeHandle(complete=complete)}, FakeHandle(embed=embed))
     service.configure(LLMSettings(), SemanticCacheConfig(enabled=True))
     return service
 
@@ -42,7 +37,7 @@ def test_a_chat_is_compared_by_its_last_message_and_matched_on_the_rest():
     service = _service(embedded)
 
     def source(request: GenerationRequest) -> str:
-        return asyncio.run(service.complete(request)).source
+        return asyncio.run(service.complete(request, "LLMServer")).source
 
     assert source(_chat("한국어로 답하세요.", "서울 날씨 어때요?")) == "engine"
     assert source(_chat("한국어로 답하세요.", "서울 날씨 어때요")) == "cache"

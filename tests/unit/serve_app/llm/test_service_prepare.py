@@ -37,9 +37,8 @@ def _service(seen: list[GenerationRequest]) -> LLMService:
         seen.append(request)
         return COMPLETION
 
-    service = LLMService.__new__(LLMService)  # no Ray handles or metrics
-    service.llm = FakeHandle(complete=complete)
-    service._llm_stream = FakeHandle(stream=lambda request: seen.append(request) or _Stream([StreamEvent()]))
+    service = LLMService({"LLMServer": FakeHandle(complete=complete)}, FakeHandle())
+    service._streams["LLMServer"] = FakeHandle(stream=lambda request: seen.append(request) or _Stream([StreamEvent()]))
     service.configure(LLMSettings(llm_input_max_length=20), SemanticCacheConfig())
     return service
 
@@ -52,8 +51,8 @@ def test_complete_and_stream_prepare_the_request_in_a_worker_thread(monkeypatch)
     request = GenerationRequest(messages=[{"role": "user", "content": "call 010-1234-5678 " + "x" * 100}])
 
     async def both():
-        await service.complete(request)
-        await service.stream(request)
+        await service.complete(request, "LLMServer")
+        await service.stream(request, "LLMServer")
         return threading.get_ident()
 
     loop_thread = asyncio.run(both())
