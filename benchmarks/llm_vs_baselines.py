@@ -1,12 +1,15 @@
-"""Streaming chat generation with the project's tiny Llama, side by side in one run: transformers
-`generate` one request at a time (HF sequential), vLLM's own OpenAI server with the platform's
-engine args (`vllm serve`), and the platform's `/v1/chat/completions`. Same messages, greedy, the
+"""Streaming chat generation with one of the platform's LLMs (`--model`, the task model by default), side by side
+in one run: transformers `generate` one request at a time (HF sequential), vLLM's own OpenAI server on the same
+checkpoint with the same engine args as serve_config.yaml gives the model (`vllm serve`), and the platform's
+`/v1/chat/completions`. Same messages, greedy, the
 same number of tokens per request (ignore_eos); tokens/s and TTFT p50/p99 per concurrency, with
 ratios against the targets (platform ≥ 5x HF tokens/s, ≤ 1.2x vllm-serve latency, TTFT p50 ≤ 500 ms
-at the highest concurrency). Writes benchmarks/results/llm_vs_baselines.{json,md,png}; a platform
-that does not answer is reported as missing and the baselines still run.
+at the highest concurrency), and the memory each LLM replica of the platform holds at rest. Writes
+benchmarks/results/<--results>.{json,md,png}; a platform that does not answer is reported as missing and the
+baselines still run.
 
-Run: `.venv/bin/python -m benchmarks.llm_vs_baselines [--platform-url URL] [--requests N]`.
+Run: `.venv/bin/python -m benchmarks.llm_vs_baselines [--model ID] [--results NAME] [--platform-url URL]
+[--requests N]`.
 """
 
 import argparse
@@ -15,13 +18,14 @@ import logging
 from pathlib import Path
 
 import httpx
+import psutil
 import torch
 
 from benchmarks.llm_baselines import hf_sequential, running_vllm_serve
 from benchmarks.llm_load import ChatPrompt, LLMLoadResult, openai_load, sweep
 from benchmarks.plots import concurrency_figure
-from serve_app.artifacts import ArtifactLayout
-from serve_app.common.settings import PlatformSettings
+from serve_app.app import serve_config_args
+from serve_app.common.settings import ARTIFACTS_REF, PlatformSettings
 from serve_app.ops.local_cluster import admin_headers
 from testkit.results import RESULTS, markdown_table, write_results
 
@@ -60,6 +64,31 @@ async def openai_sweep(base_url: str, model: str, options: dict, concurrencies: 
                            extra_body=(lambda i: {"ignore_eos": True}) if options["ignore_eos"] else None)
 
     return await sweep(load, concurrencies, requests)
+
+
+def served_model(model_id: str) -> tuple[str, Path, dict]:
+    """The deployment serving `model_id` in serve_config.yaml, its checkpoint folder and its engine args."""
+    args = serve_config_args()
+    for name in args.llm.generators:
+        init_args = args.models[name].init_args
+        if init_args.get("model_id") == model_id:
+            model_dir = PlatformSettings().artifacts_dir / init_args["model_dir"].removeprefix(ARTIFACTS_REF)
+            return name, model_dir, init_args.get("engine_args") or {}
+    raise SystemExit(f"serve_config.yaml has no generator with model_id {model_id!r}")
+
+
+def replica_memory_mib() -> dict[str, float]:
+    """Resident memory of each LLM replica of the running platform (its actor and the engine-core child
+    process), by deployment: what the replicas hold at rest."""
+    generators = serve_config_args().llm.generators
+    found: dict[str, float] = {}
+    for process in psutil.process_iter(["cmdline"]):
+        title = " ".join(process.info["cmdline"] or [])
+        for name in generators:
+            if title.startswith(f"ray::ServeReplica:platform:{name}"):
+                family = [process, *process.children(recursive=True)]
+                found[name] = round(sum(p.memory_info().rss for p in family) / 2**20, 1)
+    return found
 
 
 def ratios(hf: list[LLMLoadResult], vllm: list[LLMLoadResult], platform: list[LLMLoadResult] | None) -> list[dict]:
@@ -112,7 +141,9 @@ def report(systems: dict, notes: dict[str, str], rows: list[dict], checks: dict,
                                                                 r.latency_p50_ms, r.latency_p99_ms)),
                 r.req_per_s, cell(per_request), r.errors]
 
-    lines = ["# Streaming chat: HF sequential vs vllm serve vs platform (closed loop, this machine)", "",
+    lines = [f"# Streaming chat with {config['model']}: HF sequential vs vllm serve vs platform (closed loop, "
+             "this machine)", "",
+             f"Engine args as serve_config.yaml gives {config['deployment']}: {config['engine_args']}.",
              f"{config['max_tokens']} tokens per request (greedy, ignore_eos), {len(PROMPTS)} chat prompts cycled, "
              f"float32 on CPU, torch threads {config['hf_threads']}. HF sequential is in-process (no HTTP, no "
              "detokenization); its TTFT and latency include the wait for its single worker.", "",
@@ -134,6 +165,13 @@ def report(systems: dict, notes: dict[str, str], rows: list[dict], checks: dict,
     return "\n".join(lines)
 
 
+def memory_report(memory: dict[str, float]) -> str:
+    if not memory:
+        return "\nLLM replicas' memory at rest: not measured (no platform replica on this machine)."
+    return "\n".join(["", "LLM replicas' resident memory at rest (actor and engine-core process), before the load:", "",
+                      markdown_table(["deployment", "RSS MiB"], [[name, mib] for name, mib in memory.items()])])
+
+
 def plot(systems: dict[str, list[LLMLoadResult] | None], path: Path) -> None:
     with concurrency_figure(path, "completion tokens/s", "TTFT p50 (ms)") as (throughput, ttft):
         for name, results in systems.items():
@@ -149,7 +187,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--platform-url", default="http://127.0.0.1:8000")
     parser.add_argument("--model", default="tiny-llama", help="model id the platform serves (vllm serve uses it too)")
-    parser.add_argument("--model-dir", type=Path, default=ArtifactLayout(root=PlatformSettings().artifacts_dir).llm)
+    parser.add_argument("--results", default="llm_vs_baselines", help="name of the results files")
     parser.add_argument("--requests", type=int, default=96, help="per concurrency (at least 2x the concurrency)")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrency", default="1,4,16")
@@ -157,13 +195,15 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     concurrencies = [int(c) for c in args.concurrency.split(",")]
+    deployment, model_dir, engine_args = served_model(args.model)
+    memory = replica_memory_mib()  # before the load: at rest
 
     # Probed first, so that a platform that is down costs seconds; measured last.
     platform_options, platform_note = asyncio.run(negotiate(args.platform_url, args.model))
     logger.info("platform at %s: %s", args.platform_url, platform_note)
-    hf = hf_sequential(args.model_dir, PROMPTS, args.max_tokens, concurrencies, args.requests)
+    hf = hf_sequential(model_dir, PROMPTS, args.max_tokens, concurrencies, args.requests)
     notes = {"hf_sequential": "transformers generate, min_new_tokens = max_new_tokens (EOS masked)"}
-    with running_vllm_serve(args.model_dir, served_model_name=args.model) as url:
+    with running_vllm_serve(model_dir, engine_args=engine_args, served_model_name=args.model) as url:
         options, note = asyncio.run(negotiate(url, args.model))
         if options is None:
             raise RuntimeError(f"vllm serve refused the benchmark's requests: {note}")
@@ -177,16 +217,17 @@ def main() -> None:
                                             args.requests, args.max_tokens))
 
     config = {"max_tokens": args.max_tokens, "requests": args.requests, "concurrencies": concurrencies,
-              "model": args.model, "platform_url": args.platform_url, "hf_threads": torch.get_num_threads()}
+              "model": args.model, "deployment": deployment, "engine_args": engine_args,
+              "platform_url": args.platform_url, "hf_threads": torch.get_num_threads()}
     systems = {"hf_sequential": hf, "vllm_serve": vllm, "platform": platform}
     rows = ratios(hf, vllm, platform)
     checks = targets(systems, rows)
-    text = report(systems, notes, rows, checks, config) + "\n"
-    write_results("llm_vs_baselines", {
+    text = report(systems, notes, rows, checks, config) + "\n" + memory_report(memory) + "\n"
+    write_results(args.results, {
         "config": config, "notes": notes,
         "results": {name: results and [r.model_dump() for r in results] for name, results in systems.items()},
-        "ratios": rows, "targets": checks}, text)
-    plot(systems, RESULTS / "llm_vs_baselines.png")
+        "ratios": rows, "targets": checks, "replica_memory_mib": memory}, text)
+    plot(systems, RESULTS / f"{args.results}.png")
     logger.info(text)
 
 

@@ -24,7 +24,7 @@ def _deployment(config: dict, name: str) -> dict:
 
 
 def for_gpu_cluster(config: dict) -> dict:
-    """The cluster's config on GPU workers: the Ingress (hosting DALI and the vision model) and the LLM
+    """The cluster's config on GPU workers: the Ingress (hosting DALI and the vision model) and the LLMs
     take GPUs; the rest stays on CPU workers."""
     config = for_cluster(config)
     models = config["applications"][0]["args"]["models"]
@@ -33,13 +33,15 @@ def for_gpu_cluster(config: dict) -> dict:
     _deployment(config, "Ingress")["ray_actor_options"]["num_gpus"] = 0.25
     # 8 DALI threads gave 4.4x the images/s of 1 on a GPU host (deployments/dali_preprocessor.py).
     models["DaliPreprocessor"]["init_args"]["num_threads"] = 8
-    # vLLM's CUDA engine (docs/llm.md, "Engine arguments"): the model's own context length stays.
-    models["LLMServer"]["init_args"]["engine_args"].update(
-        dtype="bfloat16", gpu_memory_utilization=0.9, max_num_seqs=128, enforce_eager=False,
-        kv_cache_memory_bytes=None)
-    llm = _deployment(config, "LLMServer")
-    llm["ray_actor_options"] = {"num_cpus": 1, "num_gpus": 1}
-    llm["user_config"]["engine_slots"] = 128
+    # vLLM's CUDA engine (docs/llm.md, "Engine arguments") for every LLM, a GPU each: the model's own context
+    # length stays.
+    for name in config["applications"][0]["args"]["llm"]["generators"]:
+        models[name]["init_args"]["engine_args"].update(
+            dtype="bfloat16", gpu_memory_utilization=0.9, max_num_seqs=128, enforce_eager=False,
+            kv_cache_memory_bytes=None)
+        llm = _deployment(config, name)
+        llm["ray_actor_options"] = {"num_cpus": 1, "num_gpus": 1}
+        llm["user_config"]["engine_slots"] = 128
     return config
 
 

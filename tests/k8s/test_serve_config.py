@@ -40,14 +40,17 @@ def test_the_job_autoscaler_finds_queue_and_redis_in_the_settings():
         assert not {"broker_url", "queue_name"} & set(consumer["autoscaling_config"]["policy"]["policy_kwargs"])
 
 
-def test_the_gpu_variant_puts_dali_vision_and_the_llm_on_gpus():
+def test_the_gpu_variant_puts_dali_vision_and_every_llm_on_gpus():
     config = _serve_config(K8S / "gpu" / "ray-service.gpu.yaml")
     deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
     assert deployments["Ingress"]["ray_actor_options"]["num_gpus"] > 0  # hosts DaliPreprocessor
-    assert deployments["LLMServer"]["ray_actor_options"]["num_gpus"] == 1
     assert "num_gpus" not in deployments["Embedder"]["ray_actor_options"]
-    engine_args = config["applications"][0]["args"]["models"]["LLMServer"]["init_args"]["engine_args"]
-    assert engine_args["gpu_memory_utilization"] == 0.9 and engine_args["kv_cache_memory_bytes"] is None
+    args = config["applications"][0]["args"]
+    assert args["llm"]["generators"] == ["LLMServer", "SmolLM2"]
+    for name in args["llm"]["generators"]:
+        assert deployments[name]["ray_actor_options"]["num_gpus"] == 1
+        engine_args = args["models"][name]["init_args"]["engine_args"]
+        assert engine_args["gpu_memory_utilization"] == 0.9 and engine_args["kv_cache_memory_bytes"] is None
 
 
 def test_splice_replaces_only_the_block():
