@@ -7,17 +7,33 @@ import logging
 import os
 import time
 import uuid
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 
-from deployments.llm_engine import DEFAULT_ENGINE_ARGS, ENGINE_ENV, engine_error, sampling_params
+from deployments.llm_engine import (
+    ENGINE_ENV,
+    RepetitionGuard,
+    async_engine_args,
+    delta_of,
+    engine_error,
+    sampling_params,
+)
 from serve_app.common.admission import AdmissionGate, AdmissionPolicy
-from serve_app.common.errors import InvalidRequest, status_of
-from serve_app.common.generation import (Completion, Delta, GenerationRequest, SamplingOptions, StreamEvent, Usage,
-                                         caption_prompt, chat_ids, fit_prompt)
+from serve_app.common.errors import InvalidRequest
+from serve_app.common.generation import (
+    Completion,
+    GenerationRequest,
+    SamplingOptions,
+    StreamEvent,
+    Usage,
+    caption_prompt,
+    chat_ids,
+    fit_prompt,
+    without_repeated_tail,
+)
 from serve_app.common.llm_observability import GenerationTimer, LLMMetrics
 from serve_app.common.model_metadata import ModelMetadata, artifact_version, tag_logs
 from serve_app.common.settings import LLMSettings
@@ -34,6 +50,8 @@ class LLMServerConfig(BaseModel):
     # Requests generating at once; the rest wait at the gate, where their order can be chosen.
     engine_slots: int = Field(default=16, ge=1)
     limits: dict = Field(default_factory=dict)
+    # Ends looping generations early (finish_reason "repetition"); null: off.
+    repetition_guard: RepetitionGuard | None = Field(default_factory=RepetitionGuard)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.5}, max_ongoing_requests=128)
@@ -45,16 +63,14 @@ class LLMServer:
             os.environ.setdefault(key, value)
         # Deferred: vllm brings torch and transformers (~7 s, ~0.7 GiB to import); only replicas
         # need it, not every process that imports this module to build the application.
-        from vllm import AsyncEngineArgs
         from vllm.v1.engine.async_llm import AsyncLLM
 
         started = time.perf_counter()
         # Clients name the model by its id (OpenAI's `model`); it has no V2 tensors.
         self.metadata = ModelMetadata(name=model_id, versions=[artifact_version(Path(model_dir))], platform="vllm")
         tag_logs(self.metadata)
-        args = AsyncEngineArgs(model=model_dir, **{**DEFAULT_ENGINE_ARGS, **(engine_args or {})})
         self.model_id = model_id
-        self._engine = AsyncLLM.from_engine_args(args)
+        self._engine = AsyncLLM.from_engine_args(async_engine_args(model_dir, engine_args))
         self._tokenizer = self._engine.get_tokenizer()
         self._max_model_len = self._engine.model_config.max_model_len
         self._gate = AdmissionGate(slots=1, max_in_flight=1)
@@ -69,23 +85,32 @@ class LLMServer:
         self.limits = LLMSettings(**config.limits)
         self._gate.configure(config.engine_slots, self.limits.max_concurrent_inference, config.admission_policy)
         self._metrics.ttft_sla_s = self.limits.llm_ttft_sla_sec
+        self._repetition_guard = config.repetition_guard
 
     def describe(self) -> ModelMetadata:
         return self.metadata
 
     async def complete(self, request: GenerationRequest) -> Completion:
-        texts = [""] * request.sampling.n
-        reasons = ["stop"] * request.sampling.n
+        n = request.sampling.n
+        texts, reasons = [""] * n, ["stop"] * n
+        logprobs = None if request.sampling.logprobs is None else [[] for _ in range(n)]
         async for event in self.stream(request):
             for delta in event.deltas:
                 texts[delta.index] += delta.text
                 reasons[delta.index] = delta.finish_reason or reasons[delta.index]
+                if logprobs is not None:
+                    logprobs[delta.index] += delta.logprobs
             usage = event.usage
-        return Completion(texts=texts, finish_reasons=reasons, usage=usage)
+        return Completion(texts=texts, finish_reasons=reasons, usage=usage, logprobs=logprobs)
 
     async def answer(self, request: GenerationRequest) -> str:
-        """The first choice's text without its surrounding spaces: a graph node's answer to a task prompt."""
-        return (await self.complete(request)).texts[0].strip()
+        """The first choice's text without its surrounding spaces: a graph node's answer to a task prompt. A loop
+        the repetition guard ended is cut to one copy."""
+        completion = await self.complete(request)
+        text = completion.texts[0]
+        if completion.finish_reasons[0] == "repetition":
+            text = without_repeated_tail(text)
+        return text.strip()
 
     async def caption(self, label: str) -> str:
         """One sentence describing an image of `label`, greedy, up to the end of the line."""
@@ -101,7 +126,7 @@ class LLMServer:
         """Yield the new text of every choice as the engine makes it; the last event has the usage."""
         deadline = asyncio.get_running_loop().time() + self.limits.inference_timeout_sec
         prompt_ids, sampling = self._fit(request)
-        params = sampling_params(sampling, len(prompt_ids), self._max_model_len)
+        params = sampling_params(sampling, len(prompt_ids), self._max_model_len, self._repetition_guard)
         timer, result = GenerationTimer(), "FAILED"
         try:
             async with asyncio.timeout_at(deadline):
@@ -116,11 +141,12 @@ class LLMServer:
                             output = await anext(outputs, None)
                         if output is None:
                             break
-                        event = StreamEvent(deltas=[Delta(index=o.index, text=o.text, finish_reason=o.finish_reason)
-                                                    for o in output.outputs])
+                        event = StreamEvent(deltas=[delta_of(o, sampling) for o in output.outputs])
                         timer.tokens(sum(len(o.token_ids) for o in output.outputs))
+                        self._metrics.choices_finished(d.finish_reason for d in event.deltas if d.finish_reason)
                         if output.finished:
-                            event.usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=timer.completion_tokens)
+                            event.usage = Usage(prompt_tokens=len(prompt_ids),
+                                                completion_tokens=timer.completion_tokens)
                         yield event
             finally:
                 self._gate.release()
@@ -133,8 +159,9 @@ class LLMServer:
             result = "TIMEOUT"
             raise engine_error(TimeoutError(), self.limits.inference_timeout_sec) from None
         except Exception as error:
-            result = "REJECTED" if status_of(error) < 500 else "FAILED"
-            raise engine_error(error, self.limits.inference_timeout_sec) from error
+            problem = engine_error(error, self.limits.inference_timeout_sec)
+            result = "REJECTED" if problem.status < 500 else "FAILED"  # a schema the engine cannot compile, ...
+            raise problem from error
         finally:
             self._metrics.record(timer, len(prompt_ids), result, request.text())
 

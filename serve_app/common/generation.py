@@ -1,6 +1,7 @@
 """What the ingress asks of LLMServer and what comes back: the one vocabulary both sides of the
 handle speak, whatever HTTP dialect (OpenAI, S1 /infer) the request arrived in."""
 
+import json
 import re
 from typing import Annotated, Literal
 
@@ -14,6 +15,9 @@ MaxTokens = Annotated[int, Field(ge=1)]
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
 Choices = Annotated[int, Field(ge=1, le=8)]
+Penalty = Annotated[float, Field(ge=-2.0, le=2.0)]
+# The most likely alternatives reported with each generated token's log-probability.
+TopLogprobs = Annotated[int, Field(ge=0, le=20)]
 
 
 # JSON may carry a lone surrogate ("\ud800"), which is no character: the tokenizer, a log line or the
@@ -67,6 +71,30 @@ def _stop_within_limits(stop: str | list[str] | None) -> str | list[str] | None:
 Stop = Annotated[str | list[str] | None, AfterValidator(_stop_within_limits)]
 
 
+def _within_structured_output_limit(spec):
+    # Read per request: the limits change live. Measured as JSON, the way it reaches the engine's grammar compiler.
+    size = len(json.dumps(spec, ensure_ascii=False).encode())
+    limit = input_limits().structured_output_bytes
+    if size > limit:
+        raise ValueError(f"is {size} bytes as JSON; at most {limit} may constrain an output")
+    return spec
+
+
+def _json_schema_text(text: str) -> str:
+    schema = json.loads(text)
+    if not isinstance(schema, dict):
+        raise ValueError("must be a JSON schema, which is a JSON object")
+    _within_structured_output_limit(schema)
+    return text
+
+
+# What may constrain an output, each within input_limits().structured_output_bytes: a JSON schema (an object;
+# the engine refuses one it cannot compile), a regular expression, the texts to choose from.
+JsonSchema = Annotated[dict, AfterValidator(_within_structured_output_limit)]
+OutputPattern = Annotated[Text, AfterValidator(_within_structured_output_limit)]
+OutputChoices = Annotated[tuple[Text, ...], Field(min_length=1), AfterValidator(_within_structured_output_limit)]
+
+
 def within_completion_budget(choices: int, max_tokens: int | None, names: str) -> None:
     """Refuse (ValueError naming `names`) a request whose choices x max_tokens is over
     input_limits().completion_tokens. Without max_tokens the context window bounds each choice."""
@@ -86,6 +114,27 @@ class ChatMessage(BaseModel):
     content: Text
 
 
+class StructuredOutput(BaseModel):
+    """What the generated text must be: one of `choice`, JSON valid for `json_schema`, any JSON object
+    (`json_object`), or a match of `regex`. The engine constrains each token to keep it so."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    choice: OutputChoices | None = None
+    # The schema as JSON text, not a dict: SamplingOptions stays hashable (the semantic cache's key). The model
+    # writes the properties in the text's order, so json.dumps(schema, sort_keys=True) has them alphabetical.
+    json_schema: Annotated[str, AfterValidator(_json_schema_text)] | None = None
+    json_object: bool = False
+    regex: OutputPattern | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "StructuredOutput":
+        if [self.choice is not None, self.json_schema is not None, self.json_object, self.regex is not None] \
+                .count(True) != 1:
+            raise ValueError("give exactly one of choice, json_schema, json_object and regex")
+        return self
+
+
 class SamplingOptions(BaseModel):
     """The sampling parameters the platform honours; anything else is refused, never ignored."""
 
@@ -98,6 +147,11 @@ class SamplingOptions(BaseModel):
     n: Choices = 1
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    presence_penalty: Penalty = 0.0
+    frequency_penalty: Penalty = 0.0
+    # Each generated token's log-probability, with this many most likely alternatives; None: none.
+    logprobs: TopLogprobs | None = None
+    structured: StructuredOutput | None = None
     # vLLM's extension, used by benchmarks so every system generates the same number of tokens.
     ignore_eos: bool = False
 
@@ -146,12 +200,29 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
+class TopLogprob(BaseModel):
+    """A token and its log-probability at one place of the output; `bytes` is the token's UTF-8."""
+
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class TokenLogprob(TopLogprob):
+    """A generated token's log-probability, with the most likely tokens at its place (SamplingOptions.logprobs)."""
+
+    top_logprobs: list[TopLogprob] = []
+
+
 class Delta(BaseModel):
-    """New text of one of the `n` choices since the last event."""
+    """New text of one of the `n` choices since the last event. finish_reason is the engine's: stop, length, or
+    repetition (the repetition guard ended a loop)."""
 
     index: int
     text: str
     finish_reason: str | None = None
+    # The new tokens' log-probabilities, when SamplingOptions.logprobs asked for them.
+    logprobs: list[TokenLogprob] | None = None
 
 
 class StreamEvent(BaseModel):
@@ -165,5 +236,20 @@ class Completion(BaseModel):
     texts: list[str]
     finish_reasons: list[str]
     usage: Usage
+    # Every choice's tokens' log-probabilities, when SamplingOptions.logprobs asked for them.
+    logprobs: list[list[TokenLogprob]] | None = None
     # How the answer was made: by the engine, from the semantic cache, or the configured fallback.
     source: Literal["engine", "cache", "fallback"] = "engine"
+
+
+def without_repeated_tail(text: str, longest_pattern: int = 512) -> str:
+    """`text` with the loop it ends in cut to one copy ("seafood try try try" -> "seafood try"): what is left of a
+    generation the repetition guard ended. The loop is the pattern (up to `longest_pattern` characters) whose
+    repeats cover the most of the end."""
+    longest_cut = 0
+    for size in range(1, min(longest_pattern, len(text) // 2) + 1):
+        pattern, copies = text[-size:], 1
+        while text.endswith(pattern, 0, len(text) - copies * size):
+            copies += 1
+        longest_cut = max(longest_cut, (copies - 1) * size)
+    return text[:len(text) - longest_cut]

@@ -41,6 +41,9 @@ class InputLimits(BaseModel):
     completion_tokens: int = Field(default=4096, ge=1)
     stop_sequences: int = Field(default=4, ge=0)
     stop_chars: int = Field(default=64, ge=1)
+    # What constrains an LLM's output (a JSON schema, a regex, a list of choices), as JSON: the engine compiles
+    # it into a grammar before the first token.
+    structured_output_bytes: int = Field(default=64 * 1024, ge=1)
 
 
 _current = InputLimits()

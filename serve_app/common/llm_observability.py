@@ -2,6 +2,7 @@
 
 import logging
 import time
+from collections.abc import Iterable
 
 from ray.serve.metrics import Counter, Gauge, Histogram
 
@@ -61,12 +62,18 @@ class LLMMetrics:
         self.completion_tokens = Counter("llm_completion_tokens", "Tokens generated.", ("model",))
         self.requests = Counter("llm_requests", "Finished requests by result.", ("model", "result"))
         self.goodput = Counter("llm_goodput_requests", "Successful requests whose TTFT met the SLA.", ("model",))
+        self.finish_reasons = Counter("llm_finish_reasons", "Generated choices by how they ended: stop, length, "
+                                      "repetition (the repetition guard cut a loop).", ("model", "reason"))
         self.waiting = Gauge("llm_admission_waiting", "Requests waiting for an engine slot.", ("model",))
         self.running = Gauge("llm_admission_running", "Requests holding an engine slot.", ("model",))
 
     def admission(self, running: int, waiting: int) -> None:
         self.running.set(running, tags=self.tags)
         self.waiting.set(waiting, tags=self.tags)
+
+    def choices_finished(self, reasons: Iterable[str]) -> None:
+        for reason in reasons:
+            self.finish_reasons.inc(tags={**self.tags, "reason": reason})
 
     def record(self, timer: GenerationTimer, prompt_tokens: int, result: str, query: str) -> None:
         """Count one finished request and write its log line (query PII-masked, cut to 50 chars)."""

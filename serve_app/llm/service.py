@@ -27,7 +27,8 @@ DESCRIBE_TIMEOUT_S = 5.0
 
 def events_of(completion: Completion) -> list[StreamEvent]:
     """A finished completion as a stream: one event with every choice's text, usage last."""
-    deltas = [Delta(index=i, text=text, finish_reason=reason)
+    deltas = [Delta(index=i, text=text, finish_reason=reason,
+                    logprobs=completion.logprobs[i] if completion.logprobs else None)
               for i, (text, reason) in enumerate(zip(completion.texts, completion.finish_reasons))]
     return [StreamEvent(deltas=deltas, usage=completion.usage)]
 

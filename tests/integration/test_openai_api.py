@@ -78,7 +78,7 @@ def test_embeddings_float_and_base64(oai):
 
 
 @pytest.mark.parametrize("params, field", [
-    ({"logprobs": True}, "logprobs"),
+    ({"tools": [{"type": "function", "function": {"name": "lookup"}}]}, "tools"),
     ({"temperature": 3}, "temperature"),
     ({"n": 0}, "n"),
     ({"top_p": 0}, "top_p"),

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import numpy as np
 from pydantic import BaseModel
 
-from serve_app.common.generation import ChatMessage, Completion, Delta, StreamEvent, Usage
+from serve_app.common.generation import ChatMessage, Completion, Delta, StreamEvent, TokenLogprob, Usage
 from serve_app.http.sse import sse_stream
 from serve_app.llm.openai_api.protocol import (
     ChatChoice,
@@ -14,11 +14,13 @@ from serve_app.llm.openai_api.protocol import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatDelta,
+    ChatLogprobs,
     Embedding,
     EmbeddingList,
     ResponseHeader,
     TextChoice,
     TextCompletion,
+    TextLogprobs,
     UsageInfo,
 )
 
@@ -28,14 +30,42 @@ def usage_info(usage: Usage) -> UsageInfo:
                      total_tokens=usage.total_tokens)
 
 
+def finish_reason(reason: str | None) -> str | None:
+    """The engine's reason as OpenAI's clients know them: a loop the repetition guard cut ended like a stop."""
+    return "stop" if reason == "repetition" else reason
+
+
+def chat_logprobs(tokens: list[TokenLogprob] | None) -> ChatLogprobs | None:
+    return None if tokens is None else ChatLogprobs(content=tokens)
+
+
+def text_logprobs(tokens: list[TokenLogprob] | None, offset: int = 0) -> TextLogprobs | None:
+    """The legacy shape of `tokens`, the first at character `offset` of the choice's text."""
+    if tokens is None:
+        return None
+    offsets = []
+    for token in tokens:
+        offsets.append(offset)
+        offset += len(token.token)
+    return TextLogprobs(tokens=[token.token for token in tokens], token_logprobs=[token.logprob for token in tokens],
+                        top_logprobs=[{top.token: top.logprob for top in token.top_logprobs} for token in tokens],
+                        text_offset=offsets)
+
+
+def _choice_logprobs(completion: Completion, index: int) -> list[TokenLogprob] | None:
+    return None if completion.logprobs is None else completion.logprobs[index]
+
+
 def chat_completion(model: str, completion: Completion) -> ChatCompletion:
-    choices = [ChatChoice(index=i, message=ChatMessage(role="assistant", content=text), finish_reason=reason)
+    choices = [ChatChoice(index=i, message=ChatMessage(role="assistant", content=text),
+                          finish_reason=finish_reason(reason), logprobs=chat_logprobs(_choice_logprobs(completion, i)))
                for i, (text, reason) in enumerate(zip(completion.texts, completion.finish_reasons))]
     return ChatCompletion(model=model, choices=choices, usage=usage_info(completion.usage))
 
 
 def text_completion(model: str, completion: Completion) -> TextCompletion:
-    choices = [TextChoice(index=i, text=text, finish_reason=reason)
+    choices = [TextChoice(index=i, text=text, finish_reason=finish_reason(reason),
+                          logprobs=text_logprobs(_choice_logprobs(completion, i)))
                for i, (text, reason) in enumerate(zip(completion.texts, completion.finish_reasons))]
     return TextCompletion(model=model, choices=choices, usage=usage_info(completion.usage))
 
@@ -70,7 +100,8 @@ def chat_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: b
             role = None if delta.index in started else "assistant"
             started.add(delta.index)
             choices.append(ChatChunkChoice(index=delta.index, delta=ChatDelta(role=role, content=delta.text),
-                                           finish_reason=delta.finish_reason))
+                                           finish_reason=finish_reason(delta.finish_reason),
+                                           logprobs=chat_logprobs(delta.logprobs)))
         return ChatCompletionChunk(**header, choices=choices)
 
     usage_chunk = (lambda usage: ChatCompletionChunk(**header, choices=[], usage=usage_info(usage))) \
@@ -80,10 +111,16 @@ def chat_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: b
 
 def text_stream(model: str, events: AsyncIterator[StreamEvent], include_usage: bool) -> AsyncIterator[str]:
     header = ResponseHeader(model=model).model_dump()
+    streamed: dict[int, int] = {}  # characters of each choice so far: where its next tokens' offsets start
+
+    def choice_of(delta: Delta) -> TextChoice:
+        offset = streamed.get(delta.index, 0)
+        streamed[delta.index] = offset + len(delta.text)
+        return TextChoice(index=delta.index, text=delta.text, finish_reason=finish_reason(delta.finish_reason),
+                          logprobs=text_logprobs(delta.logprobs, offset))
 
     def chunk_of(deltas: list[Delta]) -> TextCompletion:
-        return TextCompletion(**header, choices=[TextChoice(index=d.index, text=d.text, finish_reason=d.finish_reason)
-                                                 for d in deltas])
+        return TextCompletion(**header, choices=[choice_of(delta) for delta in deltas])
 
     usage_chunk = (lambda usage: TextCompletion(**header, choices=[], usage=usage_info(usage))) \
         if include_usage else None

@@ -79,6 +79,11 @@ def client() -> TestClient:
      "messages.0.content"),
     ("/v1/completions", '{"model":"m","prompt":"hi","stop":[""]}', 400, "stop"),
     ("/v1/completions", '{"model":"m","prompt":"hi","n":8,"max_tokens":4096}', 400, "body"),
+    ("/v1/chat/completions", '{"model":"m","messages":[{"role":"user","content":"hi"}],'
+     '"tools":[{"type":"function","function":{"name":"f"}}]}', 400, "tools"),
+    ("/v1/chat/completions", '{"model":"m","messages":[{"role":"user","content":"hi"}],'
+     '"response_format":{"type":"json_schema","json_schema":{"name":"V","schema":"nope"}}}', 400,
+     "response_format.json_schema.schema"),
     ("/infer", '{"query":"\\ud800 hi"}', 422, "query"),
     ("/infer", '{"query":"hi","num_return_sequences":8,"max_length":4096}', 422, "body"),
 ])
