@@ -7,6 +7,7 @@ import openai
 import pytest
 
 MODEL = "tiny-llama"
+PRETRAINED_MODEL = "smollm2-135m-instruct"
 EMBEDDING_MODEL = "use-multilingual-v3"
 
 
@@ -15,8 +16,18 @@ def oai(platform) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{platform.base_url}/v1", api_key=platform.api_key, max_retries=0)
 
 
-def test_models_lists_the_llm_and_the_embedder(oai):
-    assert {model.id for model in oai.models.list()} == {MODEL, EMBEDDING_MODEL}
+def test_models_lists_both_llms_and_the_embedder(oai):
+    assert [model.id for model in oai.models.list()] == [MODEL, PRETRAINED_MODEL, EMBEDDING_MODEL]
+
+
+def test_the_model_field_picks_the_llm_that_answers(oai):
+    question = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
+    answers = {model: oai.chat.completions.create(model=model, messages=question, max_tokens=16, temperature=0)
+               for model in (MODEL, PRETRAINED_MODEL)}
+    assert all(answer.model == model for model, answer in answers.items())
+    # The pretrained model knows; the task model was never taught geography.
+    assert "Paris" in answers[PRETRAINED_MODEL].choices[0].message.content
+    assert "Paris" not in answers[MODEL].choices[0].message.content
 
 
 def test_chat_completion_with_real_usage(oai):
