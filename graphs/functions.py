@@ -1,19 +1,23 @@
 """The functions a `function` node may name: glue between models and rule-based answers. Pure and quick;
 they run on the ingress's event loop."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from serve_app.common import llm_tasks
+from serve_app.common import llm_tasks, review_prompts
 from serve_app.common.generation import ChatMessage, GenerationRequest, SamplingOptions
+from serve_app.common.hangul import has_hangul
 from serve_app.common.images import ImageRequest, check_image
 from serve_app.common.recsys_features import AFFINITY_COLUMNS, UNKNOWN_CATEGORY, CandidateFeatures
 from serve_app.common.text_preprocessing import preprocess_text
 
 # An item is popular among the candidates when its click rate is in their top quarter.
 POPULAR_QUANTILE = 0.75
+# A word, as reviews_language counts them: a run of letters (no digits, no punctuation).
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def decode_image(image: str | bytes) -> bytes:
@@ -41,9 +45,26 @@ def task_prompt(task: llm_tasks.Task, **values: str) -> GenerationRequest:
     return _one_turn(llm_tasks.prompt(task, **values), llm_tasks.MAX_TOKENS[task])
 
 
-def _one_turn(text: str, max_tokens: int) -> GenerationRequest:
+def instruct_prompt(task: review_prompts.ReviewTask, reviews: str) -> GenerationRequest:
+    """A review task for the pretrained instruction model (serve_app/common/review_prompts.py), its answer
+    constrained to the labels or the JSON the graph reads."""
+    return _one_turn(review_prompts.prompt(task, reviews), review_prompts.MAX_TOKENS[task],
+                     stop=review_prompts.STOP[task], structured=review_prompts.OUTPUTS[task])
+
+
+def reviews_language(reviews: list[str]) -> llm_tasks.Language:
+    """`ko` when at least as many of the reviews' words hold Hangul as not, else `en`: the pretrained model reads
+    English only and the task model both, so a tie goes to the task model; an English review naming a Korean dish
+    stays English."""
+    words = [word for review in reviews for word in _WORD.findall(review)]
+    korean = sum(map(has_hangul, words))
+    return "ko" if korean and 2 * korean >= len(words) else "en"
+
+
+def _one_turn(text: str, max_tokens: int, **sampling: Any) -> GenerationRequest:
     return GenerationRequest(messages=[ChatMessage(role="user", content=text)],
-                             sampling=SamplingOptions(max_tokens=max_tokens, temperature=0.0), truncate_prompt=True)
+                             sampling=SamplingOptions(max_tokens=max_tokens, temperature=0.0, **sampling),
+                             truncate_prompt=True)
 
 
 def ranked_item_lines(features: CandidateFeatures, items: list[dict], k: int = 3,
@@ -99,4 +120,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "decode_image": decode_image, "constant": constant, "chat": chat,
     "masked_reviews": masked_reviews, "task_prompt": task_prompt, "ranked_item_lines": ranked_item_lines,
     "more_than": more_than, "lines": lines, "representative_reviews": representative_reviews,
+    "reviews_language": reviews_language, "instruct_prompt": instruct_prompt,
+    "instruct_sentiment": review_prompts.sentiment, "instruct_strengths": review_prompts.strengths,
 }

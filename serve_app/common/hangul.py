@@ -11,3 +11,8 @@ def final_consonant(word: str) -> int:
 def josa(word: str, with_final: str, without_final: str) -> str:
     """The particle for `word` (이/가, 은/는, 을/를): one form after a final consonant, the other after a vowel."""
     return with_final if final_consonant(word) else without_final
+
+
+def has_hangul(text: str) -> bool:
+    """Whether `text` holds a Hangul syllable or letter (jamo, compatibility jamo)."""
+    return any("가" <= char <= "힣" or "ᄀ" <= char <= "ᇿ" or "ㄱ" <= char <= "ㆎ" for char in text)

@@ -33,10 +33,14 @@ def test_recommend_explain_explains_each_top_item_in_the_asked_language(client, 
     assert refused.status_code == 422 and {e["field"] for e in refused.json()["errors"]} == {"user_id", "language"}
 
 
-def test_review_analysis_answers_held_out_reviews_within_the_quality_gates(platform):
+def test_review_analysis_answers_korean_on_the_task_model_within_its_gates_and_english_on_the_pretrained_one(
+        platform, client):
     seen = {example.prompt for example in task_data.training_examples()}
     restaurants = [example for example in task_data.heldout_examples(12, HELDOUT_SEED, seen)
                    if example.task == "sentiment"]
+
+    def calls(node: str) -> int:
+        return client.get("/v1/graphs/review_analysis/stats").json()["nodes"].get(node, {}).get("calls", 0)
 
     async def analyse(example, slots: asyncio.Semaphore):
         body = {"restaurant_id": f"r-{uuid.uuid4().hex[:8]}", "analysis": "gates", "reviews": list(example.reviews)}
@@ -48,11 +52,20 @@ def test_review_analysis_answers_held_out_reviews_within_the_quality_gates(platf
         slots = asyncio.Semaphore(4)
         return await asyncio.gather(*(analyse(example, slots) for example in restaurants))
 
-    answers = [(dataclasses.replace(example, task=task), answer[task])
-               for example, answer in zip(restaurants, asyncio.run(analyse_all()))
-               for task in ("sentiment", "summary", "strengths")]
-    quality = llm_quality.score(answers)
-    assert set(quality) == {"en", "ko"} and llm_quality.gates_held(quality), quality
+    before = {node: calls(node) for node in ("en_sentiment_json", "sentiment_text")}
+    answered = list(zip(restaurants, asyncio.run(analyse_all())))
+    korean = [(dataclasses.replace(example, task=task), answer[task]) for example, answer in answered
+              for task in ("sentiment", "summary", "strengths") if example.language == "ko"]
+    quality = llm_quality.score(korean)
+    assert set(quality) == {"ko"} and llm_quality.gates_held(quality), quality
+    english = [answer for example, answer in answered if example.language == "en"]
+    assert english, "the held-out set has English restaurants"
+    for answer in english:  # the pretrained model's answers, in the task model's shape
+        assert answer["sentiment"] in llm_tasks.SENTIMENTS, answer
+        assert answer["strengths"] == "none" or set(answer["strengths"].split(", ")) <= set(llm_tasks.ASPECTS), answer
+        assert not llm_tasks.degenerate(answer["summary"]), answer
+    assert calls("en_sentiment_json") - before["en_sentiment_json"] == len(english)
+    assert calls("sentiment_text") - before["sentiment_text"] == len(restaurants) - len(english)
 
 
 def test_review_analysis_sends_the_llm_the_representative_reviews_of_a_long_list(client):
