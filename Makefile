@@ -35,7 +35,7 @@ export RAY_SERVE_HAPROXY_BINARY_PATH ?= $(abspath $(BIN))/platform-haproxy
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster test-cluster
+.PHONY: run test test-restarts test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster test-cluster
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/ops/run.py says why).
 run: setup redis artifacts keys
@@ -50,6 +50,12 @@ test: setup triton-setup redis prometheus artifacts keys
 # about 6 minutes (up 100 s, 4 faults 4 min), more than `make test`'s budget leaves: a target of its own.
 test-cluster: setup artifacts keys
 	$(BIN)/python -m pytest tests/cluster --durations=10
+
+# The tests that wait out the start of an LLM engine (its replica killed under load) or of the whole application
+# (deleted and deployed again, with jobs queued): about 5 minutes with the platform's start, beyond `make test`'s
+# budget.
+test-restarts: setup redis prometheus artifacts keys
+	$(BIN)/python -m pytest tests/fault -m slow_restart --durations=10
 
 # The inner loop: unit tests only, no Ray (the slow ones, such as the reference Triton server, left out).
 test-fast: setup redis artifacts
@@ -126,5 +132,5 @@ k8s: setup
 bench: setup triton-setup redis artifacts
 	for b in classify_vs_plain graphs_load triton_vs_platform serve_modes decode_dali_opencv_pillow feature_lookup \
 	    llm_vs_baselines llm_admission_cache graph_executor jobs hostile_load v2_transports serving_cost ingress_profile \
-	    autoscaling faults semantic_similarity review_topk; do \
+	    autoscaling faults semantic_similarity review_topk review_quality; do \
 	  $(BIN)/python -m benchmarks.$$b || exit 1; done

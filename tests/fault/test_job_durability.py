@@ -77,6 +77,7 @@ def test_a_redis_restart_keeps_the_queued_jobs(graphs):
 
 
 @pytest.mark.restarts_platform
+@pytest.mark.slow_restart
 def test_the_whole_app_deleted_and_deployed_again_keeps_the_queued_jobs(platform, graphs):
     http, config = graphs
     # A job can run again before the Ingress (with its hosted models) and the LLM engine are back: it gets

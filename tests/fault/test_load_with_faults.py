@@ -8,7 +8,9 @@ from testkit.faults import BUDGETS, markdown, run_fault
 pytestmark = pytest.mark.fault
 
 
-@pytest.mark.parametrize("fault", list(BUDGETS))
+# Killing the LLM replica waits out an engine start (about a minute): `make test-restarts`, not `make test`.
+@pytest.mark.parametrize("fault", [pytest.param(fault, marks=[pytest.mark.slow_restart] if fault == "llm_replica" else [])
+                                   for fault in BUDGETS])
 def test_a_fault_under_load_stays_within_its_budget(platform, fault):
     report = run_fault(platform, fault)
     print("\n" + markdown([report]))
