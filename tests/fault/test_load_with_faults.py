@@ -9,7 +9,10 @@ pytestmark = pytest.mark.fault
 
 
 # Killing the LLM replica waits out an engine start (about a minute): `make test-restarts`, not `make test`.
-@pytest.mark.parametrize("fault", [pytest.param(fault, marks=[pytest.mark.slow_restart] if fault == "llm_replica" else [])
+SLOW = {"llm_replica"}
+
+
+@pytest.mark.parametrize("fault", [pytest.param(fault, marks=[pytest.mark.slow_restart] * (fault in SLOW))
                                    for fault in BUDGETS])
 def test_a_fault_under_load_stays_within_its_budget(platform, fault):
     report = run_fault(platform, fault)
