@@ -115,8 +115,8 @@ def targets(systems: dict[str, list[LLMLoadResult] | None], rows: list[dict]) ->
     top = rows[-1]["concurrency"]
     measured = systems["platform"] is not None
     speedup = rows[-1]["platform_vs_hf_tokens_per_s"] or 0
-    slowdowns = [max(r["platform_vs_vllm_latency_p50"] or float("inf"), r["platform_vs_vllm_latency_p99"] or float("inf"))
-                 for r in rows]
+    slowdowns = [max(r["platform_vs_vllm_latency_p50"] or float("inf"),
+                     r["platform_vs_vllm_latency_p99"] or float("inf")) for r in rows]
     shares = [r["platform_vs_vllm_tokens_per_s"] or 0 for r in rows]
     return {f"platform tokens/s ≥ {HF_SPEEDUP_TARGET:g}x HF sequential at c{top}":
                 speedup >= HF_SPEEDUP_TARGET if measured else None,
@@ -145,8 +145,9 @@ def report(systems: dict, notes: dict[str, str], rows: list[dict], checks: dict,
              "this machine)", "",
              f"Engine args as serve_config.yaml gives {config['deployment']}: {config['engine_args']}.",
              f"{config['max_tokens']} tokens per request (greedy, ignore_eos), {len(PROMPTS)} chat prompts cycled, "
-             f"float32 on CPU, torch threads {config['hf_threads']}. HF sequential is in-process (no HTTP, no "
-             "detokenization); its TTFT and latency include the wait for its single worker.", "",
+             f"float32 on CPU, torch threads {config['hf_threads']}; {config['requests']} requests per concurrency "
+             f"({config.get('hf_requests', config['requests'])} for HF sequential). HF sequential is in-process "
+             "(no HTTP, no detokenization); its TTFT and latency include the wait for its single worker.", "",
              *[f"- {name}: {note}" for name, note in notes.items()], "",
              markdown_table(["concurrency", "system", "tokens/s", "TTFT p50 ms", "TTFT p99 ms", "TPOT p50 ms",
                              "latency p50 ms", "latency p99 ms", "req/s", "tokens/req", "errors"],
@@ -189,6 +190,8 @@ def main() -> None:
     parser.add_argument("--model", default="tiny-llama", help="model id the platform serves (vllm serve uses it too)")
     parser.add_argument("--results", default="llm_vs_baselines", help="name of the results files")
     parser.add_argument("--requests", type=int, default=96, help="per concurrency (at least 2x the concurrency)")
+    parser.add_argument("--hf-requests", type=int, help="per concurrency for HF sequential (default --requests): "
+                        "one request at a time, it is the slow one")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--concurrency", default="1,4,16")
     args = parser.parse_args()
@@ -201,7 +204,8 @@ def main() -> None:
     # Probed first, so that a platform that is down costs seconds; measured last.
     platform_options, platform_note = asyncio.run(negotiate(args.platform_url, args.model))
     logger.info("platform at %s: %s", args.platform_url, platform_note)
-    hf = hf_sequential(model_dir, PROMPTS, args.max_tokens, concurrencies, args.requests)
+    hf_requests = args.hf_requests or args.requests
+    hf = hf_sequential(model_dir, PROMPTS, args.max_tokens, concurrencies, hf_requests)
     notes = {"hf_sequential": "transformers generate, min_new_tokens = max_new_tokens (EOS masked)"}
     with running_vllm_serve(model_dir, engine_args=engine_args, served_model_name=args.model) as url:
         options, note = asyncio.run(negotiate(url, args.model))
@@ -216,7 +220,8 @@ def main() -> None:
         platform = asyncio.run(openai_sweep(args.platform_url, args.model, platform_options, concurrencies,
                                             args.requests, args.max_tokens))
 
-    config = {"max_tokens": args.max_tokens, "requests": args.requests, "concurrencies": concurrencies,
+    config = {"max_tokens": args.max_tokens, "requests": args.requests, "hf_requests": hf_requests,
+              "concurrencies": concurrencies,
               "model": args.model, "deployment": deployment, "engine_args": engine_args,
               "platform_url": args.platform_url, "hf_threads": torch.get_num_threads()}
     systems = {"hf_sequential": hf, "vllm_serve": vllm, "platform": platform}

@@ -3,9 +3,12 @@ wait in this replica past its deadline is refused at admission, 503 `overloaded`
 queueing until its answer is of no use. The deadline is the client's X-Request-Timeout, else `max_wait_s`.
 
 The wait is Little's law per route: a request that arrives behind `in_flight` others is done after about
-(in_flight + 1) / capacity seconds, capacity being the highest rate of answers (not 5xx: a request cut at its
-deadline is no capacity) the route kept up over a recent window in which it was busy (at least
-`min_in_flight` on average: what it can do, not merely what it was asked). Until a busy window was seen,
+(in_flight + 1) / capacity seconds, capacity being the highest rate of answers the route kept up over a recent
+window in which it was busy (at least `min_in_flight` on average: what it can do, not merely what it was
+asked). That rate is Little's law again, the average in flight over the mean time of the window's answers (not
+5xx: a request cut at its deadline is no capacity): answers counted per window undercount any route whose
+answers take longer than a window (16 streamed chats of 5 s each, one of them done 3.6 s into a window, read as
+0.3 per second and refused a burst the engine served in 5 s). Until a busy window was seen,
 and below `min_in_flight`, nothing is refused, so a quiet route's first burst is served. A job's replay is
 counted but never refused: it was accepted already."""
 
@@ -47,24 +50,27 @@ class RouteLoad:
     def __init__(self, config: OverloadConfig):
         self.in_flight = 0
         self.rates: deque[float] = deque(maxlen=config.windows)
-        self._window_start, self._completed, self._load_seconds = time.monotonic(), 0, 0.0
+        self._window_start, self._completed, self._load_seconds, self._answer_seconds = time.monotonic(), 0, 0.0, 0.0
         self._changed_at = self._window_start
 
     def capacity(self) -> float:
         return max(self.rates, default=0.0)
 
-    def change(self, by: int, config: OverloadConfig, answered: bool = False) -> None:
-        """`by` requests began (1) or ended (-1) now; an ended one `answered` (not with a 5xx)."""
+    def change(self, by: int, config: OverloadConfig, answered: bool = False, took_s: float = 0.0) -> None:
+        """`by` requests began (1) or ended (-1) now; an ended one `answered` (not with a 5xx) after `took_s`."""
         now = time.monotonic()
         self._load_seconds += self.in_flight * (now - self._changed_at)
         self._changed_at = now
         self.in_flight += by
-        self._completed += answered
+        if answered:
+            self._completed += 1
+            self._answer_seconds += took_s
         elapsed = now - self._window_start
         if elapsed >= config.window_s:
-            if self._load_seconds / elapsed >= config.min_in_flight:  # a busy window: its rate is what it can do
-                self.rates.append(self._completed / elapsed)
-            self._window_start, self._completed, self._load_seconds = now, 0, 0.0
+            busy = self._load_seconds / elapsed
+            if busy >= config.min_in_flight and self._completed:  # a busy window: its rate is what it can do
+                self.rates.append(busy * self._completed / max(self._answer_seconds, 1e-6))
+            self._window_start, self._completed, self._load_seconds, self._answer_seconds = now, 0, 0.0, 0.0
 
 
 class Admission:
@@ -135,7 +141,8 @@ class OverloadGuard:
             await send(message)
 
         load.change(1, admission.config)
+        began = time.monotonic()
         try:
             await self.app(scope, receive, sending)
         finally:
-            load.change(-1, admission.config, answered=status < 500)
+            load.change(-1, admission.config, answered=status < 500, took_s=time.monotonic() - began)

@@ -13,16 +13,18 @@ CONFIG = OverloadConfig(min_in_flight=4, window_s=0.1)
 
 
 def busy(admission: Admission, route: str, in_flight: int, completions: int) -> None:
-    """`in_flight` requests running, `completions` of them ending (and being replaced) over one window."""
+    """`in_flight` requests running, `completions` of them ending (and being replaced) over one window; each
+    took what it takes in that steady state (Little's law: in_flight / rate)."""
     load = admission.load(route)
+    took_s = in_flight * admission.config.window_s / completions
     for _ in range(in_flight):
         load.change(1, admission.config)
     for _ in range(completions):
         time.sleep(admission.config.window_s / completions)
-        load.change(-1, admission.config, answered=True)
+        load.change(-1, admission.config, answered=True, took_s=took_s)
         load.change(1, admission.config)
     time.sleep(0.01)
-    load.change(-1, admission.config, answered=True)  # closes the window
+    load.change(-1, admission.config, answered=True, took_s=took_s)  # closes the window
     load.change(1, admission.config)
 
 
@@ -47,6 +49,19 @@ def test_past_its_capacity_a_request_that_would_miss_its_deadline_is_refused():
     for _ in range(8):
         load.change(-1, CONFIG)
     admission.check(load, deadline_s=0.001)  # fewer than min_in_flight in flight: never refused
+
+
+def test_answers_longer_than_a_window_are_not_read_as_a_low_rate():
+    """Was: 16 streamed chats of about 5 s each, one done early in a 2 s window, read as 0.3 answers a second,
+    and the next 8 of a burst the engine served in 5 s were refused."""
+    admission = Admission(CONFIG)
+    load = admission.load("/v1/chat/completions")
+    for _ in range(16):
+        load.change(1, CONFIG)
+    time.sleep(CONFIG.window_s)
+    load.change(-1, CONFIG, answered=True, took_s=5 * CONFIG.window_s)  # one answer in the window, 5 windows long
+    assert load.capacity() == pytest.approx(16 / (5 * CONFIG.window_s), rel=0.2)
+    admission.check(load, deadline_s=10 * CONFIG.window_s)  # 16 more within 5 windows: well within 10
 
 
 def test_a_window_that_was_not_busy_teaches_nothing():
