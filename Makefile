@@ -35,7 +35,7 @@ export RAY_SERVE_HAPROXY_BINARY_PATH ?= $(abspath $(BIN))/platform-haproxy
 # Serve's proxy refuses a bad X-Request-Id before echoing or logging it (serve_app/security/proxy.py).
 export RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH ?= serve_app.security.proxy:proxy_middlewares
 
-.PHONY: run test test-restarts test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster test-cluster
+.PHONY: run test test-restarts test-image image test-fast setup triton-setup redis prometheus artifacts keys deploy status bench materialize k8s cluster test-cluster
 
 # Not `serve run`: on SIGTERM it exits without draining (serve_app/ops/run.py says why).
 run: setup redis artifacts keys
@@ -56,6 +56,20 @@ test-cluster: setup artifacts keys
 # budget.
 test-restarts: setup redis prometheus artifacts keys
 	$(BIN)/python -m pytest tests/fault -m slow_restart --durations=10
+
+# The platform's image, built with buildah where no registry is reachable (k8s/build_image.py): a Debian bookworm
+# base from debootstrap first (BASE_IMAGE=rayproject/ray:... builds on Ray's instead), the OCI archive in
+# .data/image/platform.oci.tar. Root, and Debian's buildah, podman, runc and debootstrap (installed here if missing).
+image: setup
+	@command -v buildah >/dev/null && command -v podman >/dev/null && command -v runc >/dev/null && \
+	  command -v debootstrap >/dev/null || { apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends buildah podman runc debootstrap >/dev/null; }
+	$(BIN)/python k8s/build_image.py
+
+# The image run as k8s/local's pods run it, started the way KubeRay starts them (tests/image): minutes, a target of
+# its own.
+test-image: image
+	$(BIN)/python -m pytest tests/image --durations=10
 
 # The inner loop: unit tests only, no Ray (the slow ones, such as the reference Triton server, left out).
 test-fast: setup redis artifacts

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from serve_app.artifacts.materialize import materialize
+from serve_app.artifacts.materialize import apply_definitions, materialize
 from serve_app.artifacts.ranking_metrics import ndcg_at_k
+from serve_app.common.feature_store import open_store
 from serve_app.common.recsys_features import (
     AFFINITY_COLUMNS, CATEGORIES, DEFAULTS_FILE, FEATURE_NAMES, ITEM_COLUMNS, UNKNOWN_CATEGORY, USER_COLUMNS,
     FeatureDefaults, feature_frame,
@@ -100,7 +101,9 @@ def _joined(pairs: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame) -> pd
 def _publish(repo: Path, users: pd.DataFrame, items: pd.DataFrame, defaults: FeatureDefaults) -> None:
     """Copy the declarative repo, write its data and defaults, then fill the embedded SQLite online store.
 
-    Redis is filled by `make materialize`, so building needs no running service.
+    Redis is filled by `make materialize`, so building needs no running service; its registry gets the
+    definitions here (registering needs no connection), so every node or pod that has the artifacts can serve
+    from a Redis that another one (the k8s Job, a cluster's head) filled.
     """
     shutil.rmtree(repo, ignore_errors=True)
     shutil.copytree(REPO_TEMPLATE, repo, ignore=shutil.ignore_patterns("__pycache__"))
@@ -109,6 +112,7 @@ def _publish(repo: Path, users: pd.DataFrame, items: pd.DataFrame, defaults: Fea
     items.to_parquet(repo / "data" / "items.parquet", index=False)
     (repo / DEFAULTS_FILE).write_text(defaults.model_dump_json(indent=2))
     materialize(repo, "sqlite")
+    apply_definitions(open_store(repo, "redis"))
 
 
 def _mean_ndcg(heldout: pd.DataFrame, score: np.ndarray) -> float:

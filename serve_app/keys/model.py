@@ -45,9 +45,16 @@ def _digest(key: str) -> str:
 
 def new_key(tenant: str, tier: Tier = "normal", scopes: frozenset[str] = frozenset(SCOPES)) -> tuple[str, ApiKey]:
     """A fresh key and its record; the key is shown once and never stored."""
-    key_id, secret = secrets.token_hex(4), secrets.token_urlsafe(32)
-    key = f"sfk_{key_id}_{secret}"
-    return key, ApiKey(id=key_id, digest=_digest(key), tenant=tenant, tier=tier, scopes=scopes)
+    key = f"sfk_{secrets.token_hex(4)}_{secrets.token_urlsafe(32)}"
+    return key, key_record(key, tenant, tier, scopes)
+
+
+def key_record(key: str, tenant: str, tier: Tier = "normal", scopes: frozenset[str] = frozenset(SCOPES)) -> ApiKey:
+    """The record of a well-formed key (one made here, or provisioned elsewhere, such as a Secret's)."""
+    key_id = split_key(key)
+    if key_id is None:
+        raise ValueError("not a well-formed API key")
+    return ApiKey(id=key_id, digest=_digest(key), tenant=tenant, tier=tier, scopes=scopes)
 
 
 def split_key(presented: str) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from serve_app.common.redis_client import sync_redis
-from serve_app.keys.model import ApiKey, new_key, split_key
+from serve_app.keys.model import ApiKey, key_record, new_key, split_key
 
 REDIS_KEY = "platform:api-keys"
 
@@ -78,11 +78,17 @@ def open_key_store(kind: str, path: Path, redis_url: str) -> KeyStore:
 
 
 def ensure_admin_key(store: KeyStore, path: Path) -> str:
-    """The admin key in the file at `path`, created (0600) with its record when missing or unknown."""
+    """The admin key in the file at `path`: registered when the store has no record of its id (a key provisioned
+    elsewhere, such as k8s/local's Secret, or a file store's key on a new Redis), created (0600) with its record
+    when the file is missing, malformed, or names a record it does not match."""
     if path.exists():
         key = path.read_text().strip()
-        record = store.all().get(split_key(key) or "")
+        key_id = split_key(key)
+        record = store.all().get(key_id or "")
         if record is not None and record.matches(key):
+            return key
+        if key_id is not None and record is None:
+            store.put(key_record(key, "admin", "high"))
             return key
     key, record = new_key("admin", "high")
     store.put(record)

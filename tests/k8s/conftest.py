@@ -9,13 +9,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from serve_app.common.settings import REPO_ROOT
+from testkit.kuberay import kustomize
 
 K8S = REPO_ROOT / "k8s"
 TESTBED = REPO_ROOT.parent / "shared" / "k8s-testbed" / "testbed"
-KUSTOMIZATIONS = ("base", "gpu", "monitoring")
+KUSTOMIZATIONS = ("base", "gpu", "local", "monitoring")
 
 
 class Cluster:
@@ -35,9 +35,20 @@ class Cluster:
 
 def build(kustomization: str) -> list[dict]:
     """`kubectl kustomize k8s/<kustomization>`, offline, as documents."""
-    built = subprocess.run(["kubectl", "kustomize", str(K8S / kustomization)], capture_output=True, text=True,
-                           check=True, timeout=60).stdout
-    return list(yaml.safe_load_all(built))
+    return kustomize(K8S / kustomization)
+
+
+def pod_specs(doc: dict) -> list[tuple[int, dict]]:
+    """(how many run at most, pod spec) of every pod an object makes run: a RayService's head, its autoscaler
+    (the operator's sidecar, from autoscalerOptions) and each worker group at its maximum."""
+    if doc["kind"] == "RayService":
+        ray_cluster = doc["spec"]["rayClusterConfig"]
+        autoscaler = {"containers": [{"name": "autoscaler", **ray_cluster["autoscalerOptions"]}]}
+        return [(1, ray_cluster["headGroupSpec"]["template"]["spec"]), (1, autoscaler),
+                *((group["maxReplicas"], group["template"]["spec"]) for group in ray_cluster["workerGroupSpecs"])]
+    if doc["kind"] in ("Deployment", "DaemonSet", "Job"):
+        return [(doc["spec"].get("replicas", 1), doc["spec"]["template"]["spec"])]
+    return []
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import time
 import pytest
 import yaml
 
-from tests.k8s.conftest import KUSTOMIZATIONS, build
+from tests.k8s.conftest import KUSTOMIZATIONS, build, pod_specs
 
 pytestmark = pytest.mark.usefixtures("kubectl_present")
 
@@ -146,17 +146,6 @@ def test_the_api_server_refuses_an_unknown_field(cluster):
 @pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
 def test_every_container_has_requests_and_limits(kustomization):
     for doc in build(kustomization):
-        for spec in _pod_specs(doc):
+        for _, spec in pod_specs(doc):
             for container in spec.get("initContainers", []) + spec["containers"]:
                 assert {"requests", "limits"} <= container.get("resources", {}).keys(), (doc["kind"], container["name"])
-
-
-def _pod_specs(doc: dict) -> list[dict]:
-    if doc["kind"] == "RayService":
-        ray_cluster = doc["spec"]["rayClusterConfig"]
-        groups = [ray_cluster["headGroupSpec"], *ray_cluster["workerGroupSpecs"]]
-        autoscaler = {"containers": [{"name": "autoscaler", **ray_cluster["autoscalerOptions"]}]}
-        return [group["template"]["spec"] for group in groups] + [autoscaler]
-    if doc["kind"] in ("Deployment", "DaemonSet", "Job"):
-        return [doc["spec"]["template"]["spec"]]
-    return []

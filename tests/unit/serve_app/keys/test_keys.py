@@ -67,6 +67,20 @@ def test_the_key_file_is_private_and_holds_no_key(tmp_path):
     assert ensure_admin_key(store, tmp_path / "api-key") != key
 
 
+def test_a_provisioned_admin_key_is_registered_as_it_is(tmp_path):
+    """k8s/local's Secret (a read-only file) on a store that has never seen it: its record is made, the file kept."""
+    provisioned, _ = new_key("anyone")
+    (tmp_path / "api-key").write_text(provisioned + "\n")
+    (tmp_path / "api-key").chmod(0o400)
+    store = FileKeyStore(tmp_path / "keys.json")
+    assert ensure_admin_key(store, tmp_path / "api-key") == provisioned
+    record = store.all()[split_key(provisioned)]
+    assert record.matches(provisioned) and record.allows("admin") and record.tier == "high"
+    # Malformed: replaced by a new key, as a missing one is.
+    (tmp_path / "other-key").write_text("not-a-key")
+    assert split_key(ensure_admin_key(store, tmp_path / "other-key")) is not None
+
+
 def test_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PLATFORM_KEYS_FILE", str(tmp_path / "keys.json"))
     monkeypatch.setenv("PLATFORM_KEY_STORE", "file")

@@ -1,9 +1,12 @@
-"""Every KubeRay object the kustomizations render validates against its CRD's openAPIV3Schema (the KubeRay v1.7
-CRDs kept as data in ../shared/k8s-crds), offline. Unknown fields count as errors, as `kubectl apply`'s strict
-field validation makes them; a planted one is caught."""
+"""Every object the kustomizations render validates against its schema, offline: KubeRay's against its CRD's
+openAPIV3Schema (the KubeRay v1.7 CRDs kept as data in ../shared/k8s-crds), Kubernetes' own kinds against the
+schemas of Kubernetes 1.37 that the kubernetes-validate package ships (its strict ones, the JSON schemas of
+kubeconform's kind). Unknown fields count as errors, as `kubectl apply`'s strict field validation makes them;
+planted ones are caught. prometheus-operator's PodMonitor is the one kind without a schema here."""
 
 import functools
 
+import kubernetes_validate
 import pytest
 import yaml
 from jsonschema import Draft7Validator
@@ -12,6 +15,9 @@ from serve_app.common.settings import REPO_ROOT
 from tests.k8s.conftest import KUSTOMIZATIONS, build
 
 CRDS = REPO_ROOT.parent / "shared" / "k8s-crds"
+KUBERNETES = "1.37.0"
+# Custom resources: KubeRay's have their CRDs (above); prometheus-operator's CRDs are not kept here.
+CUSTOM_KINDS = {"RayService", "PodMonitor"}
 
 
 def _strict(schema: dict) -> dict:
@@ -71,3 +77,29 @@ def test_a_planted_bad_field_is_caught(kubectl_present, validators):
     errors = _errors(validator, service)
     assert any("numCpus" in error for error in errors), errors
     assert any("minReplicas" in error for error in errors), errors
+
+
+def _builtin_errors(document: dict) -> list[str]:
+    try:
+        kubernetes_validate.validate(document, KUBERNETES, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{'.'.join(map(str, error.path))}: {error.message[:200]}"]
+    return []
+
+
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_every_kubernetes_object_validates_against_its_schema(kubectl_present, kustomization):
+    for document in build(kustomization):
+        if document["kind"] in CUSTOM_KINDS:
+            continue
+        # A kind or apiVersion Kubernetes 1.37 does not have fails here too (SchemaNotFoundError).
+        assert _builtin_errors(document) == [], (document["kind"], document["metadata"]["name"])
+
+
+def test_a_planted_bad_field_in_a_kubernetes_object_is_caught(kubectl_present):
+    (redis,) = [d for d in build("local") if d["kind"] == "Deployment" and d["metadata"]["name"] == "platform-redis"]
+    redis["spec"]["template"]["spec"]["containers"][0]["resource"] = {}  # `resources`, misspelt
+    assert any("resource" in error for error in _builtin_errors(redis))
+    redis["spec"]["template"]["spec"]["containers"][0].pop("resource")
+    redis["spec"]["replicas"] = "one"
+    assert any("replicas" in error or "'one'" in error for error in _builtin_errors(redis))
