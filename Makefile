@@ -59,15 +59,14 @@ test-restarts: setup redis prometheus artifacts keys
 
 # The platform's image, built with buildah where no registry is reachable (k8s/build_image.py): a Debian bookworm
 # base from debootstrap first (BASE_IMAGE=rayproject/ray:... builds on Ray's instead), the OCI archive in
-# .data/image/platform.oci.tar. Root, and Debian's buildah, podman, runc and debootstrap (installed here if missing).
+# .data/image/platform.oci.tar. Root, and Debian's buildah, runc and debootstrap (installed here if missing).
 image: setup
-	@command -v buildah >/dev/null && command -v podman >/dev/null && command -v runc >/dev/null && \
-	  command -v debootstrap >/dev/null || { apt-get update -qq && \
-	  apt-get install -y -qq --no-install-recommends buildah podman runc debootstrap >/dev/null; }
+	@command -v buildah >/dev/null && command -v runc >/dev/null && command -v debootstrap >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends buildah runc debootstrap >/dev/null; }
 	$(BIN)/python k8s/build_image.py
 
-# The image run as k8s/local's pods run it, started the way KubeRay starts them (tests/image): minutes, a target of
-# its own.
+# The image run as k8s/local's pods run it (runc, network namespaces), started the way KubeRay starts them
+# (tests/image): minutes, a target of its own.
 test-image: image
 	$(BIN)/python -m pytest tests/image --durations=10
 

@@ -64,8 +64,10 @@ def _targets(layout: ArtifactLayout, config: Path) -> dict[str, tuple[list[Path]
                              _COMMON / "generation.py", _COMMON / "llm_tasks.py", _COMMON / "hangul.py")),
         "recsys": ([layout.ranker, layout.feature_repo],
                    lambda bar: recsys.build(layout.ranker, layout.feature_repo, bar),
+                   # Feast's registry records its data's absolute paths: a repo moved is a repo built again.
                    _fingerprint(_PACKAGE / "recsys.py", _PACKAGE / "materialize.py", _PACKAGE / "feature_repo",
-                                _COMMON / "recsys_features.py", _COMMON / "feature_store.py")),
+                                _COMMON / "recsys_features.py", _COMMON / "feature_store.py",
+                                extra=str(layout.feature_repo.resolve()))),
         **imports,
     }
 

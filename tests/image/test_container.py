@@ -1,5 +1,5 @@
 """The image `make image` built, run as k8s/local's pods run it, without Kubernetes: each pod a container
-(podman on runc) in a network namespace of its own on a bridge, named as the manifests name their Services;
+(runc, testkit/pods.py) in a network namespace of its own on a bridge, named as the manifests name their Services;
 Redis and the GCS's Redis on the image's redis-server with the manifests' arguments; the head and two workers
 with the command and environment the KubeRay operator generates from the rendered RayService (testkit/kuberay);
 the feast-materialize Job's command; then the operator's deploy of serveConfigV2 through the dashboard's REST
@@ -7,8 +7,7 @@ API. The platform must answer ready, classify and chat through each worker's por
 the overlay's Secret. `make test-image` (about 10 minutes with the build; not in `make test`'s budget)."""
 
 import json
-import shutil
-import subprocess
+import resource
 import tomllib
 import uuid
 
@@ -17,7 +16,7 @@ import pytest
 
 from serve_app.cluster import network
 from serve_app.common.settings import REPO_ROOT
-from testkit import kuberay
+from testkit import kuberay, pods
 from testkit.faults import CALLS
 from testkit.polling import NotYet, eventually
 
@@ -26,50 +25,46 @@ pytestmark = pytest.mark.image
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
 IMAGE = f"localhost/{PROJECT['name']}:{PROJECT['version']}"
 # Pods by role, each a host on the bridge; the names the manifests use for the Services in front of them.
-PODS = {"redis": 40, "gcs-redis": 41, "head": 42, "worker-1": 43, "worker-2": 44}
+ROLES = {"redis": 40, "gcs-redis": 41, "head": 42, "worker-1": 43, "worker-2": 44}
 SERVICES = {"platform-redis": "redis", "platform-gcs-redis": "gcs-redis", "platform-head-svc": "head"}
 READY_TIMEOUT_S = 900
-
-
-def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs", *args],
-                          capture_output=True, text=True, check=check, timeout=timeout)
+# KubeRay's `ulimit -n` as far as this machine's hard limit allows (a kubelet's containers get a higher one).
+ULIMIT = {"RAY_START_ULIMIT_OPEN_FILES": str(min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))}
 
 
 class Pods:
-    """Containers of the image, one per pod, each in its own namespace; removed with their namespaces."""
+    """One container per pod, each in its own namespace on the bridge; removed with their namespaces."""
 
-    def __init__(self, tag: str, documents: list[dict], tmp):
-        self.tag, self.documents, self.tmp = tag, documents, tmp
-        self.hosts = {role: network.create_host(index) for role, index in PODS.items()}
-        self.ip = {role: network.host_ip(index) for role, index in PODS.items()}
+    def __init__(self, documents: list[dict], state):
+        self.documents, self.state, self.tag = documents, state, uuid.uuid4().hex[:6]
+        self.hosts = {role: network.create_host(index) for role, index in ROLES.items()}
+        self.ip = {role: network.host_ip(index) for role, index in ROLES.items()}
+        self.running: dict[str, pods.Pod] = {}
 
-    def run(self, role: str, command: list[str], env: dict[str, str], mounts: dict[str, str] | None = None,
-            detach: bool = True, shm: str = "64m") -> subprocess.CompletedProcess:
-        mounts = mounts or {}
-        hosts = [f"--add-host={name}:{self.ip[target]}" for name, target in SERVICES.items()]
-        volumes = [f"--volume={source}:{target}:ro" for source, target in mounts.items()]
-        # As a kubelet runs a pod: no pids cap, containerd's open-files limit (KubeRay's `ulimit -n 65536` needs
-        # a hard limit above it), /dev/shm sized for Ray's object store (KubeRay mounts a memory emptyDir).
-        return podman("run", *(["-d"] if detach else ["--rm"]), f"--name=sf-{self.tag}-{role}",
-                      f"--hostname={role}", f"--network=ns:/run/netns/{self.hosts[role]}", f"--shm-size={shm}",
-                      "--pids-limit=-1", "--ulimit=nofile=1048576:1048576",
-                      *hosts, *volumes, *(f"--env={k}={v}" for k, v in env.items()), IMAGE, *command,
-                      timeout=600)
+    def run(self, role: str, command: list[str], env: dict[str, str], files: dict[str, str] | None = None,
+            shm: str = "64m") -> pods.Pod:
+        if role in self.running:  # the pod before it on this host (a Job's) is gone
+            self.running.pop(role).remove()
+        # The Services' names are in /etc/hosts (there is no cluster DNS); gRPC's own resolver (c-ares) does not
+        # read that file, the system's does.
+        env = env | {"GRPC_DNS_RESOLVER": "native"}
+        pod = pods.start(f"sf-{self.tag}-{role}", IMAGE, self.hosts[role], command, env, self.state, files,
+                         {name: self.ip[target] for name, target in SERVICES.items()} | {role: self.ip[role]}, shm)
+        self.running[role] = pod
+        return pod
 
-    def wait_until(self, url: str, timeout_s: float, what: str) -> None:
-        """`url` answers 200 within the time, else the failure shows the Ray pods' last lines."""
+    def wait_until(self, url: str, timeout_s: float, what: str, status: str | None = None) -> None:
+        """`url` answers 200 (with that `status` in its JSON) within the time, else the failure shows the Ray pods'
+        last lines."""
         try:
-            eventually(lambda: _answers(url), timeout_s, 2, what)
+            eventually(lambda: _answers(url, status), timeout_s, 2, what)
         except NotYet as error:
-            logs = {role: podman("logs", "--tail", "30", f"sf-{self.tag}-{role}", check=False)
-                    for role in ("head", "worker-1", "worker-2")}
-            raise NotYet(f"{error}\n" + "\n".join(f"--- {role}:\n{done.stdout}{done.stderr}"
-                                                 for role, done in logs.items())) from None
+            logs = "\n".join(f"--- {role}:\n{pod.logs()}" for role, pod in self.running.items() if "redis" not in role)
+            raise NotYet(f"{error}\n{logs}") from None
 
     def remove(self) -> None:
-        for role in PODS:
-            podman("rm", "-f", "-t", "5", f"sf-{self.tag}-{role}", check=False)
+        for pod in self.running.values():
+            pod.remove()
         network.remove(list(self.hosts.values()))
 
 
@@ -85,77 +80,78 @@ def _redis_command(container: dict, documents: list[dict]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def pods(tmp_path_factory):
-    if shutil.which("podman") is None or podman("image", "exists", IMAGE, check=False).returncode != 0:
+def cluster(tmp_path_factory):
+    if not pods.image_exists(IMAGE):
         pytest.skip(reason=f"no image {IMAGE} in the container storage: `make test-image` builds it first")
     if network.bridge_exists():
         pytest.skip(reason=f"the bridge {network.BRIDGE} is up (`make cluster`?): bring it down first")
     network.create_bridge()
-    pods = Pods(uuid.uuid4().hex[:6], kuberay.kustomize(REPO_ROOT / "k8s" / "local"), tmp_path_factory.mktemp("pods"))
+    running = Pods(kuberay.kustomize(REPO_ROOT / "k8s" / "local"), tmp_path_factory.mktemp("pods"))
     try:
-        yield pods
+        yield running
     finally:
-        pods.remove()
+        running.remove()
 
 
 @pytest.fixture(scope="module")
-def started(pods):
-    """Redis, the head, the Job, the workers, then the deploy, as the operator orders them; the head's token."""
-    documents, tmp = pods.documents, pods.tmp
+def started(cluster):
+    """Redis, the head, the Job, the workers, then the deploy, as the operator orders them."""
+    documents, tmp = cluster.documents, cluster.state
     for role, name in (("redis", "platform-redis"), ("gcs-redis", "platform-gcs-redis")):
         container = _deployment(documents, name)
         (tmp / role).mkdir()
-        pods.run(role, _redis_command(container, documents), {}, {str(tmp / role): "/data"})
+        cluster.run(role, _redis_command(container, documents), {}, {str(tmp / role): "/data/"})
     (service,) = [d for d in documents if d["kind"] == "RayService"]
-    cluster = service["spec"]["rayClusterConfig"]
+    ray_cluster = service["spec"]["rayClusterConfig"]
     admin_key = kuberay.container_env({"env": [{"name": "k", "valueFrom": {"secretKeyRef": {
         "name": "platform-admin-key", "key": "api-key"}}}]}, documents)["k"]
     (tmp / "api-key").write_text(admin_key)
     token, address = uuid.uuid4().hex, f"platform-head-svc:{kuberay.GCS_PORT}"
-    head_group = kuberay.head_params(cluster)
+    head_group = kuberay.head_params(ray_cluster)
     head = head_group["template"]["spec"]["containers"][0]
     command = kuberay.ray_start_command(head_group, head=True, head_address=address, login_shell=True)
-    env = kuberay.container_env(head, documents) | kuberay.operator_env(cluster, "headgroup", True, address,
+    env = kuberay.container_env(head, documents) | kuberay.operator_env(ray_cluster, "headgroup", True, address,
                                                                         command[-1], token, documents)
     (mount,) = head["volumeMounts"]
-    pods.run("head", command, env, {str(tmp / "api-key"): f"{mount['mountPath']}/api-key"}, shm="512m")
-    dashboard = f"http://{pods.ip['head']}:{kuberay.DASHBOARD_PORT}"
-    pods.wait_until(f"{dashboard}/api/version", 180, "the head's dashboard")
+    cluster.run("head", command, env | ULIMIT, {str(tmp / "api-key"): f"{mount['mountPath']}/api-key"}, shm="512m")
+    dashboard = f"http://{cluster.ip['head']}:{kuberay.DASHBOARD_PORT}"
+    cluster.wait_until(f"{dashboard}/api/gcs_healthz", 180, "the head's GCS (the operator's readiness probe)")
 
     job = [d for d in documents if d["kind"] == "Job"][0]["spec"]["template"]["spec"]["containers"][0]
-    pods.run("worker-1", job["command"], kuberay.container_env(job, documents), detach=False)
-    podman("rm", "-f", f"sf-{pods.tag}-worker-1", check=False)  # the Job's pod is gone; worker-1 takes its host
+    materialized = cluster.run("worker-1", job["command"], kuberay.container_env(job, documents))
+    assert materialized.wait(300) == 0, materialized.logs()
 
-    (group,) = cluster["workerGroupSpecs"]
+    (group,) = ray_cluster["workerGroupSpecs"]
     worker = group["template"]["spec"]["containers"][0]
     command = kuberay.ray_start_command(group, head=False, head_address=address, login_shell=True)
-    env = kuberay.container_env(worker, documents) | kuberay.operator_env(cluster, group["groupName"], False,
+    env = kuberay.container_env(worker, documents) | kuberay.operator_env(ray_cluster, group["groupName"], False,
                                                                           address, command[-1], token, documents)
     for role in ("worker-1", "worker-2"):
-        pods.run(role, command, env, shm="2g")
+        cluster.run(role, command, env | ULIMIT, shm="2g")
     kuberay.deploy_serve_config(dashboard, service, token)
     return {"admin_key": admin_key, "head_command": json.dumps(head_group["rayStartParams"]),
-            "workers": [f"http://{pods.ip[role]}:8000" for role in ("worker-1", "worker-2")]}
+            "workers": [f"http://{cluster.ip[role]}:8000" for role in ("worker-1", "worker-2")]}
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, status: str | None = None) -> bool:
     try:
-        return httpx.get(url, timeout=5).status_code == 200
+        answer = httpx.get(url, timeout=5)
     except httpx.HTTPError:
         return False
+    return answer.status_code == 200 and (status is None or answer.json()["status"] == status)
 
 
-def test_ray_and_python_are_on_the_path_of_any_shell():
+def test_ray_and_python_are_on_the_path_of_any_shell(cluster):
     for shell in ("-c", "-lc"):
-        found = podman("run", "--rm", "--network=none", IMAGE, "/bin/bash", shell, "command -v ray && python --version",
-                       check=False)
-        assert found.returncode == 0 and "Python 3.11" in found.stdout, (shell, found.stdout, found.stderr)
+        pod = cluster.run("worker-2", ["/bin/bash", shell, "command -v ray && python --version"], {})
+        assert pod.wait(120) == 0 and "Python 3.11" in pod.logs(), (shell, pod.logs())
 
 
-def test_the_platform_in_the_image_answers_as_kuberay_starts_it(pods, started):
+def test_the_platform_in_the_image_answers_as_kuberay_starts_it(cluster, started):
     assert '"num-cpus": "0"' in started["head_command"]  # base's head, read from the manifests
     for url in started["workers"]:
-        pods.wait_until(f"{url}/health/ready", READY_TIMEOUT_S, f"{url} ready")
+        # "ready", not merely 200 ("degraded" is 200 while an LLM still loads).
+        cluster.wait_until(f"{url}/health/ready", READY_TIMEOUT_S, f"{url} ready", status="ready")
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {started['admin_key']}"},
                           timeout=120) as http:
             answers = {kind: http.post(path, json=body) for kind, (path, body) in CALLS.items()}
