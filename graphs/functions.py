@@ -81,7 +81,7 @@ def ranked_item_lines(features: CandidateFeatures, items: list[dict], k: int = 3
         known = category != UNKNOWN_CATEGORY
         name = llm_tasks.CATEGORY_NAMES[language][category] if known else llm_tasks.NEW_CATEGORY[language]
         liked = known and features.user[AFFINITY_COLUMNS[category]] > features.user["user_ctr"]
-        described.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from, language))
+        described.append(llm_tasks.item_line(item["item_id"], name, liked, ctr[i] >= popular_from))
     return lines(described)
 
 

@@ -25,7 +25,7 @@ MAX_DEGENERATE = 0.0
 
 def _explained(items: list[tuple[int, str, bool, bool]], answer: str, language: Language) -> tuple[int, int]:
     """How many items the answer names, and for how many it gives the right category and reason."""
-    named = sum(re.search(rf"(?<!\d){llm_tasks.item_id_text(item[0], language)} ", answer) is not None
+    named = sum(re.search(rf"(?<!\d){item[0]} ", answer) is not None
                 for item in items)
     return named, sum(llm_tasks.explained_item(*item, language) in answer for item in items)
 

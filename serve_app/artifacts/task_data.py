@@ -117,7 +117,7 @@ def examples(rng: random.Random, language: Language, task: Task, max_reviews: in
     while True:
         if task == "explain":
             items = ranked_items(rng, language)
-            lines = "\n".join(llm_tasks.item_line(*item, language) for item in items)
+            lines = "\n".join(llm_tasks.item_line(*item) for item in items)
             yield Example(task, language, llm_tasks.prompt("explain", items=lines),
                           llm_tasks.explanation(items, language), items)
             continue

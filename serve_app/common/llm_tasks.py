@@ -91,15 +91,14 @@ def answer(task: Task, opinions: Mapping[str, bool], language: Language) -> str:
         summary(opinions, language) if task == "summary" else strengths(opinions, language)
 
 
-def item_id_text(item_id: int, language: Language) -> str:
-    return f"{item_id}번" if language == "ko" else str(item_id)
-
-
-def item_line(item_id: int, category: str, liked: bool, popular: bool, language: Language) -> str:
-    """One ranked item as the explanation prompt shows it: `12 noodles liked popular` (`12번 국수 ...`). The
-    explanation starts each item with the same words, so the model copies them rather than recalls them."""
+def item_line(item_id: int, category: str, liked: bool, popular: bool) -> str:
+    """One ranked item as the explanation prompt shows it: `12 noodles liked popular` (`12 국수 ...`). The
+    explanation starts each item with the same words, so the model copies them rather than recalls them. The id
+    is bare in Korean too: with `12번` between the id and the category, the model had to match two tokens back to
+    copy a category, and on an AVX2-only CPU it never learned to (3 seeds; reasons 0.11-0.13 under a gate of
+    0.8); bare, as in English, every gate holds."""
     flags = [*([LIKED] if liked else []), *([POPULAR] if popular else [])]
-    return " ".join([item_id_text(item_id, language), category, *flags])
+    return " ".join([str(item_id), category, *flags])
 
 
 # Why an item suits the user: their taste for its category, its popularity, or something new.
@@ -116,7 +115,7 @@ def reason(liked: bool, popular: bool, language: Language) -> str:
 def explained_item(item_id: int, category: str, liked: bool, popular: bool, language: Language) -> str:
     """One item of an explanation: its id and category (copied from the prompt's line, in that order), then why."""
     gap = "" if language == "ko" else " "
-    return f"{item_id_text(item_id, language)} {category}{gap}({reason(liked, popular, language)})"
+    return f"{item_id} {category}{gap}({reason(liked, popular, language)})"
 
 
 def explanation(items: Iterable[tuple[int, str, bool, bool]], language: Language) -> str:

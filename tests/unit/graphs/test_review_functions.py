@@ -25,7 +25,7 @@ def test_ranked_item_lines_say_which_category_the_user_likes_and_which_item_is_p
                                         "item_impressions": [1.0] * 4})
     ranked = [{"item_id": 11, "score": 0.9}, {"item_id": 10, "score": 0.8}, {"item_id": 12, "score": 0.7}]
     assert ranked_item_lines(features, ranked, 3, "en") == "11 noodles popular\n10 pizza liked\n12 new"
-    assert ranked_item_lines(features, ranked, 2, "ko") == "11번 국수 popular\n10번 피자 liked"
+    assert ranked_item_lines(features, ranked, 2, "ko") == "11 국수 popular\n10 피자 liked"
 
 
 def test_task_prompt_is_the_trained_prompt_greedy_and_bounded():

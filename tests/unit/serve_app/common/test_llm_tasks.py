@@ -24,9 +24,9 @@ def test_explanation_gives_each_item_its_category_and_reason():
     items = [(12, "noodles", True, True), (7, "pizza", False, True), (3, "salad", False, False)]
     assert llm_tasks.explanation(items, "en") == ("Picked for you: 12 noodles (matches your taste); "
                                                   "7 pizza (popular with others); 3 salad (something new to try).")
-    assert llm_tasks.explanation([(12, "국수", False, True)], "ko") == "추천: 12번 국수(인기 메뉴)."
-    assert llm_tasks.item_line(12, "noodles", True, True, "en") == "12 noodles liked popular"
-    assert llm_tasks.item_line(12, "국수", False, False, "ko") == "12번 국수"
+    assert llm_tasks.explanation([(12, "국수", False, True)], "ko") == "추천: 12 국수(인기 메뉴)."
+    assert llm_tasks.item_line(12, "noodles", True, True) == "12 noodles liked popular"
+    assert llm_tasks.item_line(12, "국수", False, False) == "12 국수"
 
 
 @pytest.mark.parametrize(("text", "looping"), [(" The The The The The", True), ("fresh fresh fresh", False),
