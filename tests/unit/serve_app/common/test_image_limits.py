@@ -38,10 +38,10 @@ def _jpeg(size: tuple[int, int]) -> bytes:
 
 def test_a_huge_png_is_refused_from_its_header_alone(huge_png):
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a starved machine must not fail this
     with pytest.raises(PayloadTooLarge, match="image has 12000×12000 pixels, the limit is 40000000"):
         check_image(huge_png)
-    elapsed, (_, peak) = time.perf_counter() - started, tracemalloc.get_traced_memory()
+    elapsed, (_, peak) = time.process_time() - started, tracemalloc.get_traced_memory()
     tracemalloc.stop()
     # Decoding would allocate 144 MB (18 MB at 1 bit per pixel); the header costs next to nothing.
     assert elapsed < 0.1 and peak < 1024 * 1024
@@ -98,7 +98,7 @@ def test_bad_base64_is_an_invalid_image(text):
 def test_a_large_body_of_noise_is_a_quick_400():
     # What the graphs' 16 MiB body limit lets through: 12 MB of base64, not an image.
     text = base64.b64encode(b"\x89PNG\r\n\x1a\n" + NOISE(9 * 1024 * 1024)).decode()
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(InvalidImage):
         ImageRequest(image=text).image_bytes()
-    assert time.perf_counter() - started < 1
+    assert time.process_time() - started < 1
